@@ -1,0 +1,1 @@
+"""LayerLab api package."""

@@ -1,0 +1,1 @@
+"""LayerLab jobs package."""
