@@ -1,0 +1,227 @@
+"""The contract every registered layer kind keeps: its rules agree with the module it builds.
+
+Parametrised over `LAYERS`, so a newly registered kind is covered without touching this file; a few
+extra cases cover other parameter settings and input ranks through the same checks.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import torch
+from pydantic import ValidationError
+from torch import nn
+
+import layerlab.catalogue.layers  # noqa: F401  (registers every kind)
+from layerlab.catalogue.base import LAYERS, LayerKind
+from layerlab.catalogue.errors import ShapeMismatch
+from layerlab.catalogue.shapes import TensorShape
+
+torch.set_num_threads(1)
+
+SECTIONS = {"9.1", "9.2", "9.3.1", "9.3.2", "9.3.3", "9.4", "9.5"}
+GROUPS = {"core", "regularisation", "conv", "norm", "sequence", "attention", "merge"}
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def s(*dims: int, dtype: str = "float") -> TensorShape:
+    return TensorShape(tuple(dims), dtype)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Case:
+    type: str
+    params: dict[str, Any]
+    inputs: tuple[TensorShape, ...]
+
+    @property
+    def kind(self) -> LayerKind[Any]:
+        return LAYERS[self.type]
+
+    def id(self) -> str:
+        extra = ",".join(f"{k}={v}" for k, v in self.params.items())
+        ins = "+".join(x.describe().replace(" ", "") for x in self.inputs)
+        return f"{self.type}({extra})[{ins}]"
+
+
+# Other settings and ranks, checked like the defaults.
+EXTRA: list[tuple[str, dict[str, Any], tuple[TensorShape, ...]]] = [
+    ("input", {"shape": [12], "dtype": "long"}, ()),
+    ("input", {"shape": [1, 8, 8]}, ()),
+    ("dense", {"units": 5, "bias": False}, (s(7, 3),)),
+    *[("activation", {"fn": fn}, (s(3, 5),)) for fn in ("tanh", "sigmoid", "leaky_relu", "elu", "gelu", "softmax")],
+    ("dropout", {"p": 0.3, "mode": "scale_at_inference"}, (s(2, 3, 3),)),
+    ("flatten", {}, (s(9, dtype="long"),)),
+    ("reshape", {"shape": [1, 4, 4]}, (s(16),)),
+    ("reshape", {"shape": [3, -1]}, (s(2, 6),)),
+    ("add", {}, (s(2, 3, 3), s(2, 3, 3), s(2, 3, 3))),
+    ("concat", {"axis": 0}, (s(2, 4), s(3, 4))),
+    ("concat", {"axis": 0}, (s(1, 5, 5), s(3, 5, 5))),
+    ("concat", {}, (s(4), s(2), s(3))),
+]
+
+
+def _cases() -> list[Case]:
+    out = [Case(t, {}, tuple(k.example_inputs)) for t, k in sorted(LAYERS.items())]
+    out += [Case(t, p, ins) for t, p, ins in EXTRA if t in LAYERS]
+    return out
+
+
+CASES = _cases()
+IDS = [c.id() for c in CASES]
+
+
+def _params(case: Case) -> Any:
+    return case.kind.params_model.model_validate(case.params)
+
+
+def _build(case: Case) -> tuple[nn.Module, TensorShape, Any]:
+    p = _params(case)
+    ins = list(case.inputs)
+    out = case.kind.shape(p, ins)
+    built = case.kind.construct(p, ins)
+    assert built is not None
+    return built.factory(**built.kwargs), out, p
+
+
+def _batch(shape: TensorShape, n: int = 2) -> torch.Tensor:
+    if shape.dtype == "long":
+        return torch.randint(0, 2, (n, *shape.dims))
+    return torch.randn(n, *shape.dims, requires_grad=True)
+
+
+def _forward(case: Case, module: nn.Module, out: TensorShape) -> tuple[list[torch.Tensor], torch.Tensor]:
+    # An input node has no upstream: it receives a batch of its own declared shape.
+    xs = [_batch(x) for x in case.inputs] if case.inputs else [_batch(out)]
+    return xs, module(*xs)
+
+
+def _trainable(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def test_the_catalogue_has_every_design_kind() -> None:
+    wanted = {
+        "input", "dense", "activation", "dropout", "flatten", "reshape", "add", "concat",
+    }
+    assert wanted <= set(LAYERS)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_shape_rule_matches_a_real_forward(case: Case) -> None:
+    module, out, _ = _build(case)
+    _, y = _forward(case, module, out)
+    assert tuple(y.shape) == (2, *out.dims)
+    assert (out.dtype == "float") == y.is_floating_point()
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_cost_rule_counts_the_real_parameters(case: Case) -> None:
+    module, out, p = _build(case)
+    cost = case.kind.cost(p, list(case.inputs), out)
+    assert cost.params == _trainable(module)
+    assert isinstance(cost.flops, int) and cost.flops >= 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_meta_device_build_has_the_same_parameter_count(case: Case) -> None:
+    p = _params(case)
+    built = case.kind.construct(p, list(case.inputs))
+    assert built is not None
+    with torch.device("meta"):
+        meta = built.factory(**built.kwargs)
+    assert all(t.device.type == "meta" for t in meta.parameters())
+    out = case.kind.shape(p, list(case.inputs))
+    assert _trainable(meta) == case.kind.cost(p, list(case.inputs), out).params
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_backward_gives_finite_gradients(case: Case) -> None:
+    module, out, _ = _build(case)
+    xs, y = _forward(case, module, out)
+    if not y.requires_grad:
+        assert out.dtype == "long" and _trainable(module) == 0
+        return
+    (y * torch.randn_like(y)).sum().backward()
+    grads = [t.grad for t in xs if t.requires_grad] + [q.grad for q in module.parameters() if q.requires_grad]
+    assert grads and all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_construct_kwargs_are_printable_literals(case: Case) -> None:
+    built = case.kind.construct(_params(case), list(case.inputs))
+    assert built is not None
+    assert ast.literal_eval(repr(built.kwargs)) == built.kwargs
+    assert built.factory.__module__.startswith("torch.nn") or built.factory.__module__ == "layerlab.training.modules"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_params_round_trip_through_json(case: Case) -> None:
+    model = case.kind.params_model
+    p = _params(case)
+    assert model.model_validate_json(p.model_dump_json()) == p
+    assert model.model_validate(json.loads(json.dumps(p.model_dump(mode="json")))) == p
+
+
+@pytest.mark.parametrize("type_", sorted(LAYERS))
+def test_declaration_is_complete_and_serialisable(type_: str) -> None:
+    kind = LAYERS[type_]
+    doc = json.loads(json.dumps(kind.to_json()))
+    assert doc["type"] == type_ and doc["defaults"] is not None
+    assert kind.section in SECTIONS and kind.group in GROUPS
+    for text in (kind.title, kind.description):
+        assert text.en.strip() and JAPANESE.search(text.ja)
+    assert len(kind.description.en) > 40
+    n = len(kind.example_inputs)
+    assert kind.min_inputs <= n and (kind.max_inputs is None or n <= kind.max_inputs)
+    assert n > 0 or kind.max_inputs == 0
+
+
+def _mismatch(type_: str, params: dict[str, Any], ins: list[TensorShape]) -> str:
+    kind = LAYERS[type_]
+    with pytest.raises(ShapeMismatch) as err:
+        kind.shape(kind.params_model.model_validate(params), ins)
+    return str(err.value)
+
+
+SHAPE_ERRORS: list[tuple[str, dict[str, Any], list[TensorShape], str]] = [
+    ("dense", {}, [s(5, dtype="long")], "expects a float tensor [..., F], got token ids [5]"),
+    ("activation", {}, [s(5, dtype="long")], "got token ids [5]"),
+    ("reshape", {"shape": [3, 3]}, [s(8)], "expects 9 elements to reshape to [3,3], got vector [8] (8 elements)"),
+    ("reshape", {"shape": [3, -1]}, [s(8)], "divisible by 3"),
+    ("add", {}, [s(8), s(4)], "expects every input shaped like the first, vector [8], got vector [4]"),
+    ("concat", {}, [s(5, 4), s(6, 4)], "except along axis -1, got sequence [6,4]"),
+    ("concat", {"axis": 2}, [s(4), s(4)], "expects inputs with an axis 2, got vector [4]"),
+]
+
+
+@pytest.mark.parametrize(("type_", "params", "ins", "message"), SHAPE_ERRORS, ids=[e[3] for e in SHAPE_ERRORS])
+def test_shape_errors_say_what_was_expected_and_got(
+    type_: str, params: dict[str, Any], ins: list[TensorShape], message: str
+) -> None:
+    if type_ not in LAYERS:
+        pytest.skip(f"{type_} not registered")
+    assert message in _mismatch(type_, params, ins)
+
+
+def test_params_refuse_unknown_keys_and_out_of_range_values() -> None:
+    with pytest.raises(ValidationError):
+        LAYERS["dense"].params_model.model_validate({"units": 8, "activation": "relu"})
+    with pytest.raises(ValidationError):
+        LAYERS["dense"].params_model.model_validate({"units": 100_000})
+    with pytest.raises(ValidationError):
+        LAYERS["dropout"].params_model.model_validate({"p": 1.0})
+    with pytest.raises(ValidationError):
+        LAYERS["reshape"].params_model.model_validate({"shape": [-1, -1]})
+    with pytest.raises(ValidationError):
+        LAYERS["activation"].params_model.model_validate({"fn": "__import__"})
