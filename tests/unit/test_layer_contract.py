@@ -63,6 +63,15 @@ EXTRA: list[tuple[str, dict[str, Any], tuple[TensorShape, ...]]] = [
     ("concat", {"axis": 0}, (s(2, 4), s(3, 4))),
     ("concat", {"axis": 0}, (s(1, 5, 5), s(3, 5, 5))),
     ("concat", {}, (s(4), s(2), s(3))),
+    ("conv1d", {"filters": 3, "kernel_size": 5, "stride": 2, "padding": 0}, (s(12, 2),)),
+    ("conv2d", {"filters": 4, "kernel_size": 5, "stride": 2, "padding": 0}, (s(1, 9, 11),)),
+    ("fixed_filter2d", {"filter": "mean"}, (s(3, 5, 7),)),
+    ("fixed_filter2d", {"filter": "edge_horizontal"}, (s(2, 4, 4),)),
+    ("maxpool2d", {"kernel_size": 3, "stride": 1}, (s(2, 5, 6),)),
+    ("avgpool2d", {"kernel_size": 3}, (s(1, 7, 8),)),
+    ("batchnorm", {}, (s(6),)),
+    ("batchnorm", {"momentum": 0.5}, (s(5, 3),)),
+    ("layernorm", {}, (s(7),)),
 ]
 
 
@@ -113,6 +122,7 @@ def _seed() -> None:
 def test_the_catalogue_has_every_design_kind() -> None:
     wanted = {
         "input", "dense", "activation", "dropout", "flatten", "reshape", "add", "concat",
+        "conv1d", "conv2d", "fixed_filter2d", "maxpool2d", "avgpool2d", "batchnorm", "layernorm",
     }
     assert wanted <= set(LAYERS)
 
@@ -202,6 +212,12 @@ SHAPE_ERRORS: list[tuple[str, dict[str, Any], list[TensorShape], str]] = [
     ("add", {}, [s(8), s(4)], "expects every input shaped like the first, vector [8], got vector [4]"),
     ("concat", {}, [s(5, 4), s(6, 4)], "except along axis -1, got sequence [6,4]"),
     ("concat", {"axis": 2}, [s(4), s(4)], "expects inputs with an axis 2, got vector [4]"),
+    ("conv2d", {}, [s(64)], "expects an image [C,H,W], got vector [64]"),
+    ("conv2d", {"kernel_size": 5, "padding": 0}, [s(1, 4, 8)], "expects a height of at least 5 for kernel 5"),
+    ("conv1d", {}, [s(1, 8, 8)], "expects a sequence [T,F], got image [1,8,8]"),
+    ("maxpool2d", {"kernel_size": 3}, [s(1, 2, 8)], "got image [1,2,8]"),
+    ("fixed_filter2d", {}, [s(5, 4)], "expects an image [C,H,W], got sequence [5,4]"),
+    ("batchnorm", {}, [s(4, dtype="long")], "expects a vector [F], a sequence [T,F] or an image [C,H,W]"),
 ]
 
 

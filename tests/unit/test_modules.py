@@ -100,3 +100,66 @@ def test_add_and_concat() -> None:
     torch.testing.assert_close(build("add", {}, (5, 3), (5, 3), (5, 3))(a, b, c), a + b + c)
     assert torch.equal(build("concat", {"axis": 0}, (5, 3), (5, 3))(a, b), torch.cat([a, b], dim=1))
     assert torch.equal(build("concat", {}, (5, 3), (5, 3))(a, b), torch.cat([a, b], dim=2))
+
+
+# --------------------------------------------------------------------------- conv and norm
+
+
+def test_fixed_filters_are_the_slides_filters_and_not_trainable() -> None:
+    vertical = build("fixed_filter2d", {"filter": "edge_vertical"}, (2, 5, 5))
+    want = torch.tensor([[-1.0, 0.0, 1.0]] * 3)
+    assert torch.equal(vertical.weight[0, 0], want) and torch.equal(vertical.weight[1, 0], want)
+    horizontal = build("fixed_filter2d", {"filter": "edge_horizontal"}, (1, 5, 5))
+    assert torch.equal(horizontal.weight[0, 0], want.T)
+    mean = build("fixed_filter2d", {"filter": "mean"}, (1, 5, 5))
+    torch.testing.assert_close(mean.weight[0, 0], torch.full((3, 3), 1 / 9))
+    assert not list(vertical.parameters()) and "weight" not in vertical.state_dict()
+
+
+def test_vertical_edge_filter_finds_a_vertical_line_and_mean_filter_smooths_per_channel() -> None:
+    img = torch.zeros(1, 2, 6, 6)
+    img[0, 0, :, 3:] = 1.0  # channel 0: a vertical step from dark to bright between columns 2 and 3
+    edges = build("fixed_filter2d", {"filter": "edge_vertical"}, (2, 6, 6))(img)
+    assert torch.equal(edges[0, 0, 1:-1, 2:4], torch.full((4, 2), 3.0))  # strong response along the edge
+    assert torch.equal(edges[0, 0, 1:-1, :2], torch.zeros(4, 2))  # nothing in the flat region
+    assert torch.equal(edges[0, 1], torch.zeros(6, 6))  # channels do not mix
+    horizontal = build("fixed_filter2d", {"filter": "edge_horizontal"}, (2, 6, 6))(img)
+    assert torch.equal(horizontal[0, 0, 1:-1, 1:-1], torch.zeros(4, 4))  # no horizontal edge inside
+    noisy = torch.randn(1, 1, 16, 16)
+    smooth = build("fixed_filter2d", {"filter": "mean"}, (1, 16, 16))(noisy)
+    torch.testing.assert_close(smooth[0, 0, 5, 5], noisy[0, 0, 4:7, 4:7].mean())
+    assert smooth[0, 0, 1:-1, 1:-1].std() < noisy.std() / 2
+
+
+def test_conv1d_treats_features_as_channels_over_time() -> None:
+    layer = build("conv1d", {"filters": 2, "kernel_size": 3, "padding": 0}, (6, 4))
+    x = torch.randn(2, 6, 4)
+    conv = layer.conv
+    want = nn.functional.conv1d(x.transpose(1, 2), conv.weight, conv.bias).transpose(1, 2)
+    torch.testing.assert_close(layer(x), want)
+    # Output step t depends on steps t..t+2 only.
+    x2 = x.clone()
+    x2[:, 5] += 1.0
+    assert torch.equal(layer(x2)[:, :3], layer(x)[:, :3])
+
+
+def test_pooling_takes_max_and_mean_of_each_window() -> None:
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    assert torch.equal(build("maxpool2d", {}, (1, 4, 4))(x), torch.tensor([[[[5.0, 7.0], [13.0, 15.0]]]]))
+    assert torch.equal(build("avgpool2d", {}, (1, 4, 4))(x), torch.tensor([[[[2.5, 4.5], [10.5, 12.5]]]]))
+
+
+@pytest.mark.parametrize("dims", [(5,), (4, 3), (3, 4, 4)])
+def test_batchnorm_normalises_each_feature_over_the_batch(dims: tuple[int, ...]) -> None:
+    layer = build("batchnorm", {}, dims).train()
+    x = torch.randn(16, *dims) * 3 + 2
+    y = layer(x)
+    feature_axis = 2 if len(dims) == 2 else 1
+    other = [a for a in range(y.dim()) if a != feature_axis]
+    torch.testing.assert_close(y.mean(dim=other), torch.zeros(y.shape[feature_axis]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(y.var(dim=other, unbiased=False), torch.ones(y.shape[feature_axis]), atol=1e-3, rtol=0)
+
+
+def test_layernorm_normalises_the_last_axis_of_each_sample() -> None:
+    y = build("layernorm", {}, (3, 8))(torch.randn(2, 3, 8) * 5)
+    torch.testing.assert_close(y.mean(-1), torch.zeros(2, 3), atol=1e-5, rtol=0)
