@@ -72,6 +72,13 @@ EXTRA: list[tuple[str, dict[str, Any], tuple[TensorShape, ...]]] = [
     ("batchnorm", {}, (s(6),)),
     ("batchnorm", {"momentum": 0.5}, (s(5, 3),)),
     ("layernorm", {}, (s(7),)),
+    ("embedding", {"num_embeddings": 5, "embedding_dim": 3, "padding_idx": 0}, (s(4, dtype="long"),)),
+    ("rnn", {"nonlinearity": "relu", "return_sequences": True}, (s(5, 2),)),
+    ("rnn", {"num_layers": 3, "bidirectional": True}, (s(5, 2),)),
+    ("lstm", {"hidden_size": 5, "num_layers": 2, "bidirectional": True, "return_sequences": True}, (s(4, 3),)),
+    ("lstm", {"hidden_size": 5, "num_layers": 2, "bidirectional": True}, (s(4, 3),)),
+    ("gru", {"hidden_size": 4, "num_layers": 2, "return_sequences": True}, (s(6, 2),)),
+    ("gru", {"bidirectional": True}, (s(1, 2),)),
 ]
 
 
@@ -123,6 +130,7 @@ def test_the_catalogue_has_every_design_kind() -> None:
     wanted = {
         "input", "dense", "activation", "dropout", "flatten", "reshape", "add", "concat",
         "conv1d", "conv2d", "fixed_filter2d", "maxpool2d", "avgpool2d", "batchnorm", "layernorm",
+        "embedding", "rnn", "lstm", "gru",
     }
     assert wanted <= set(LAYERS)
 
@@ -218,6 +226,9 @@ SHAPE_ERRORS: list[tuple[str, dict[str, Any], list[TensorShape], str]] = [
     ("maxpool2d", {"kernel_size": 3}, [s(1, 2, 8)], "got image [1,2,8]"),
     ("fixed_filter2d", {}, [s(5, 4)], "expects an image [C,H,W], got sequence [5,4]"),
     ("batchnorm", {}, [s(4, dtype="long")], "expects a vector [F], a sequence [T,F] or an image [C,H,W]"),
+    ("embedding", {}, [s(5, 3)], "expects token ids [T] (dtype long), got sequence [5,3]"),
+    ("lstm", {}, [s(12, dtype="long")], "expects a sequence [T,F], got token ids [12]"),
+    ("gru", {}, [s(1, 28, 28)], "expects a sequence [T,F], got image [1,28,28]"),
 ]
 
 
@@ -241,3 +252,9 @@ def test_params_refuse_unknown_keys_and_out_of_range_values() -> None:
         LAYERS["reshape"].params_model.model_validate({"shape": [-1, -1]})
     with pytest.raises(ValidationError):
         LAYERS["activation"].params_model.model_validate({"fn": "__import__"})
+    with pytest.raises(ValidationError):
+        LAYERS["embedding"].params_model.model_validate({"num_embeddings": 10, "padding_idx": 10})
+    with pytest.raises(ValidationError):
+        LAYERS["lstm"].params_model.model_validate({"num_layers": 5})
+    with pytest.raises(ValidationError):
+        LAYERS["rnn"].params_model.model_validate({"hidden_size": "32"})

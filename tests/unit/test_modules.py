@@ -163,3 +163,85 @@ def test_batchnorm_normalises_each_feature_over_the_batch(dims: tuple[int, ...])
 def test_layernorm_normalises_the_last_axis_of_each_sample() -> None:
     y = build("layernorm", {}, (3, 8))(torch.randn(2, 3, 8) * 5)
     torch.testing.assert_close(y.mean(-1), torch.zeros(2, 3), atol=1e-5, rtol=0)
+
+
+# --------------------------------------------------------------------------- recurrent
+
+
+def test_embedding_looks_up_rows_and_keeps_the_padding_row_at_zero() -> None:
+    layer = build("embedding", {"num_embeddings": 6, "embedding_dim": 3, "padding_idx": 0}, (4,))
+    ids = torch.tensor([[1, 0, 5, 1]])
+    y = layer(ids)
+    assert torch.equal(y[0, 0], layer.weight[1]) and torch.equal(y[0, 0], y[0, 3])
+    assert torch.equal(y[0, 1], torch.zeros(3))
+
+
+def test_lstm_gates_replay_the_real_lstm() -> None:
+    layer = build("lstm", {"hidden_size": 6, "return_sequences": True}, (7, 3))
+    assert isinstance(layer, m.LSTMLayer)
+    x = torch.randn(2, 7, 3)
+    gates = layer.gates(x)
+    assert set(gates) == {"input", "forget", "cell", "output"}
+    assert all(g.shape == (2, 7, 6) for g in gates.values())
+    # Rebuild h_t from the returned gates and compare with nn.LSTM's own outputs.
+    c = torch.zeros(2, 6)
+    hs = []
+    for t in range(7):
+        c = gates["forget"][:, t] * c + gates["input"][:, t] * gates["cell"][:, t]
+        hs.append(gates["output"][:, t] * torch.tanh(c))
+    torch.testing.assert_close(torch.stack(hs, dim=1), layer(x).detach(), atol=1e-5, rtol=1e-5)
+    for name in ("input", "forget", "output"):
+        assert ((gates[name] > 0) & (gates[name] < 1)).all()
+    assert (gates["cell"].abs() < 1).all()
+
+
+def test_lstm_gates_describe_the_first_layer_of_a_stacked_bidirectional_lstm() -> None:
+    layer = build("lstm", {"hidden_size": 4, "num_layers": 2, "bidirectional": True}, (5, 3))
+    x = torch.randn(3, 5, 3)
+    first = nn.LSTM(3, 4, batch_first=True)
+    with torch.no_grad():
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(first, f"{name}_l0").copy_(getattr(layer.rnn, f"{name}_l0"))
+        h_first = first(x)[0]
+    gates = layer.gates(x)
+    c = torch.zeros(3, 4)
+    for t in range(5):
+        c = gates["forget"][:, t] * c + gates["input"][:, t] * gates["cell"][:, t]
+        torch.testing.assert_close(gates["output"][:, t] * torch.tanh(c), h_first[:, t], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_bidirectional_last_state_joins_forward_final_and_backward_first(cell: str) -> None:
+    params = {"hidden_size": 5, "num_layers": 2, "bidirectional": True}
+    last = build(cell, params, (6, 3))
+    every = build(cell, {**params, "return_sequences": True}, (6, 3))
+    every.load_state_dict(last.state_dict())
+    x = torch.randn(2, 6, 3)
+    seq = every(x)
+    assert seq.shape == (2, 6, 10)
+    torch.testing.assert_close(last(x), torch.cat([seq[:, -1, :5], seq[:, 0, 5:]], dim=-1))
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_unidirectional_last_state_is_the_last_step(cell: str) -> None:
+    last = build(cell, {"hidden_size": 4}, (5, 2))
+    every = build(cell, {"hidden_size": 4, "return_sequences": True}, (5, 2))
+    every.load_state_dict(last.state_dict())
+    x = torch.randn(3, 5, 2)
+    torch.testing.assert_close(last(x), every(x)[:, -1])
+
+
+def test_an_lstm_learns_to_remember_the_first_token() -> None:
+    """Real training: the label is the sign of the first step of a noisy sequence, read at the end."""
+    torch.manual_seed(1)
+    model = nn.Sequential(build("lstm", {"hidden_size": 16}, (12, 1)), nn.Linear(16, 2))
+    x = torch.randn(256, 12, 1)
+    y = (x[:, 0, 0] > 0).long()
+    opt = torch.optim.Adam(model.parameters(), lr=0.02)
+    for _ in range(120):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    accuracy = (model(x).argmax(-1) == y).float().mean().item()
+    assert accuracy > 0.95

@@ -1,3 +1,3 @@
 """Importing this package registers every layer kind in catalogue.base.LAYERS."""
 
-from . import conv, core, merge, norm  # noqa: F401
+from . import conv, core, merge, norm, recurrent  # noqa: F401
