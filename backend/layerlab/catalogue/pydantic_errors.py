@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pydantic import ValidationError
 
 
@@ -16,13 +18,28 @@ def dotted(loc: tuple[str | int, ...] | list[str | int]) -> str:
     return out
 
 
-def describe_errors(exc: ValidationError, prefix: str = "") -> tuple[str, list[str | int]]:
-    """The first error as 'field.path: message' (plus how many more), and its loc below `prefix`."""
+@dataclass(frozen=True)
+class FirstError:
+    loc: list[str | int]
+    message: str
+    type: str
+    more: int  # how many further problems pydantic found
+
+    def text(self, loc: list[str | int]) -> str:
+        """'field.path: message (and N more problems)' for the given (possibly re-rooted) location."""
+        where = dotted(loc) or "value"
+        tail = f" (and {self.more} more problem{'s' if self.more > 1 else ''})" if self.more else ""
+        return f"{where}: {self.message}{tail}"
+
+
+def first_error(exc: ValidationError) -> FirstError:
     errors = exc.errors(include_url=False, include_input=False)
     first = errors[0]
     loc = [p for p in first["loc"] if isinstance(p, str | int)]
-    where = dotted(([prefix] if prefix else []) + loc) or prefix or "value"
-    text = f"{where}: {first['msg']}"
-    if len(errors) > 1:
-        text += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return text, loc
+    return FirstError(loc, first["msg"], first["type"], len(errors) - 1)
+
+
+def describe_errors(exc: ValidationError, prefix: str = "") -> tuple[str, list[str | int]]:
+    """The first error as 'prefix.field: message', and its loc below `prefix`."""
+    err = first_error(exc)
+    return err.text(([prefix] if prefix else []) + err.loc), err.loc
