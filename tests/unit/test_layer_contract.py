@@ -79,6 +79,14 @@ EXTRA: list[tuple[str, dict[str, Any], tuple[TensorShape, ...]]] = [
     ("lstm", {"hidden_size": 5, "num_layers": 2, "bidirectional": True}, (s(4, 3),)),
     ("gru", {"hidden_size": 4, "num_layers": 2, "return_sequences": True}, (s(6, 2),)),
     ("gru", {"bidirectional": True}, (s(1, 2),)),
+    ("attention", {"kind": "dot"}, (s(3, 6), s(9, 6))),
+    ("attention", {"attention_dim": 4}, (s(1, 2), s(5, 3))),
+    ("multihead_self_attention", {"num_heads": 4, "causal": True}, (s(3, 8),)),
+    ("multihead_self_attention", {"num_heads": 1}, (s(1, 3),)),
+    ("positional_encoding", {}, (s(512, 7),)),
+    ("transformer_encoder_block", {"num_heads": 4, "ff_dim": 16, "dropout": 0.0, "norm_first": False}, (s(3, 12),)),
+    ("transformer_decoder_block", {"num_heads": 2, "ff_dim": 8}, (s(4, 6), s(7, 10))),
+    ("transformer_decoder_block", {"norm_first": False}, (s(4, 8), s(2, 8))),
 ]
 
 
@@ -130,7 +138,8 @@ def test_the_catalogue_has_every_design_kind() -> None:
     wanted = {
         "input", "dense", "activation", "dropout", "flatten", "reshape", "add", "concat",
         "conv1d", "conv2d", "fixed_filter2d", "maxpool2d", "avgpool2d", "batchnorm", "layernorm",
-        "embedding", "rnn", "lstm", "gru",
+        "embedding", "rnn", "lstm", "gru", "attention", "multihead_self_attention", "positional_encoding",
+        "transformer_encoder_block", "transformer_decoder_block",
     }
     assert wanted <= set(LAYERS)
 
@@ -229,6 +238,12 @@ SHAPE_ERRORS: list[tuple[str, dict[str, Any], list[TensorShape], str]] = [
     ("embedding", {}, [s(5, 3)], "expects token ids [T] (dtype long), got sequence [5,3]"),
     ("lstm", {}, [s(12, dtype="long")], "expects a sequence [T,F], got token ids [12]"),
     ("gru", {}, [s(1, 28, 28)], "expects a sequence [T,F], got image [1,28,28]"),
+    ("attention", {"kind": "dot"}, [s(4, 8), s(6, 5)], "expects keys/values of width 8 like the queries"),
+    ("attention", {}, [s(8), s(6, 5)], "expects queries as a sequence [T',H], got vector [8]"),
+    ("multihead_self_attention", {"num_heads": 3}, [s(5, 8)], "with D divisible by num_heads=3, got sequence [5,8]"),
+    ("positional_encoding", {}, [s(513, 4)], "expects a sequence of at most 512 steps, got sequence [513,4]"),
+    ("transformer_encoder_block", {}, [s(9, dtype="long")], "expects a sequence [T,F], got token ids [9]"),
+    ("transformer_decoder_block", {}, [s(4, 8), s(8)], "expects an encoder memory as a sequence [S,M], got vector"),
 ]
 
 

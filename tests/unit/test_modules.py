@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pytest
@@ -245,3 +246,152 @@ def test_an_lstm_learns_to_remember_the_first_token() -> None:
         opt.step()
     accuracy = (model(x).argmax(-1) == y).float().mean().item()
     assert accuracy > 0.95
+
+
+# --------------------------------------------------------------------------- attention
+
+
+def test_dot_attention_weights_are_the_softmax_of_scaled_scores() -> None:
+    layer = build("attention", {"kind": "dot"}, (3, 4), (5, 4))
+    q, k = torch.randn(2, 3, 4), torch.randn(2, 5, 4)
+    context = layer(q, k)
+    want = torch.softmax(torch.einsum("bqh,bkh->bqk", q, k) / 2.0, dim=-1)
+    torch.testing.assert_close(layer.last_weights, want)
+    torch.testing.assert_close(layer.last_weights.sum(-1), torch.ones(2, 3))
+    torch.testing.assert_close(context, torch.einsum("bqk,bkh->bqh", want, k))
+    assert not layer.last_weights.requires_grad
+
+
+def test_additive_attention_matches_bahdanaus_formula_computed_by_hand() -> None:
+    layer = build("attention", {"kind": "additive", "attention_dim": 3}, (2, 4), (5, 6))
+    q, k = torch.randn(2, 2, 4), torch.randn(2, 5, 6)
+    context = layer(q, k)
+    w_q, w_k, v = layer.w_q.weight, layer.w_k.weight, layer.v.weight[0]
+    for b in range(2):
+        for i in range(2):
+            scores = torch.stack([v @ torch.tanh(w_q @ q[b, i] + w_k @ k[b, j]) for j in range(5)])
+            weights = torch.softmax(scores, dim=0)
+            torch.testing.assert_close(layer.last_weights[b, i], weights.detach())
+            torch.testing.assert_close(context[b, i], weights @ k[b])
+    torch.testing.assert_close(layer.last_weights.sum(-1), torch.ones(2, 2))
+
+
+def _copy_attention(ours: m.MultiHeadAttention, theirs: nn.MultiheadAttention) -> None:
+    with torch.no_grad():
+        theirs.in_proj_weight.copy_(torch.cat([ours.q_proj.weight, ours.k_proj.weight, ours.v_proj.weight]))
+        theirs.in_proj_bias.copy_(torch.cat([ours.q_proj.bias, ours.k_proj.bias, ours.v_proj.bias]))
+        theirs.out_proj.weight.copy_(ours.out_proj.weight)
+        theirs.out_proj.bias.copy_(ours.out_proj.bias)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_multihead_self_attention_equals_torch_and_keeps_per_head_weights(causal: bool) -> None:
+    layer = build("multihead_self_attention", {"num_heads": 4, "causal": causal}, (6, 8))
+    ref = nn.MultiheadAttention(8, 4, batch_first=True)
+    _copy_attention(layer, ref)
+    x = torch.randn(3, 6, 8)
+    mask = torch.ones(6, 6, dtype=torch.bool).triu(1) if causal else None
+    want, want_weights = ref(x, x, x, attn_mask=mask, average_attn_weights=False)
+    torch.testing.assert_close(layer(x), want, atol=1e-5, rtol=1e-5)
+    assert layer.last_weights.shape == (3, 4, 6, 6)
+    torch.testing.assert_close(layer.last_weights, want_weights, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(layer.last_weights.sum(-1), torch.ones(3, 4, 6))
+    if causal:
+        assert (layer.last_weights.triu(1) == 0).all()
+
+
+def test_positional_encoding_is_the_sinusoid() -> None:
+    layer = build("positional_encoding", {}, (10, 6))
+    y = layer(torch.zeros(1, 10, 6))[0]
+    pos, i = 7, 2  # dims 2i and 2i+1 share the frequency 1/10000^(2i/D)
+    rate = 10000 ** (-(2 * i) / 6)
+    torch.testing.assert_close(y[pos, 2 * i], torch.tensor(math.sin(pos * rate)))
+    torch.testing.assert_close(y[pos, 2 * i + 1], torch.tensor(math.cos(pos * rate)))
+    odd = build("positional_encoding", {}, (4, 5))(torch.zeros(1, 4, 5))
+    assert odd.shape == (1, 4, 5) and torch.isfinite(odd).all()
+
+
+def _encoder_reference(block: m.TransformerEncoderBlock, norm_first: bool) -> nn.TransformerEncoderLayer:
+    ref = nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=norm_first)
+    _copy_attention(block.self_attn, ref.self_attn)
+    with torch.no_grad():
+        for mine, theirs in ((block.ff[0], ref.linear1), (block.ff[2], ref.linear2),
+                             (block.norm1, ref.norm1), (block.norm2, ref.norm2)):
+            theirs.weight.copy_(mine.weight)
+            theirs.bias.copy_(mine.bias)
+    return ref.eval()
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+def test_encoder_block_equals_torchs_encoder_layer(norm_first: bool) -> None:
+    block = build("transformer_encoder_block", {"num_heads": 2, "ff_dim": 16, "norm_first": norm_first}, (5, 8))
+    block.eval()
+    for p in block.parameters():  # LayerNorm starts at identity; randomise so the comparison means something
+        nn.init.normal_(p, std=0.3)
+    x = torch.randn(2, 5, 8)
+    ref = _encoder_reference(block, norm_first)
+    torch.testing.assert_close(block(x), ref(x), atol=1e-5, rtol=1e-5)
+    assert block.last_weights.shape == (2, 2, 5, 5)
+
+
+def test_decoder_block_with_memory_equals_torchs_decoder_layer() -> None:
+    block = build("transformer_decoder_block", {"num_heads": 2, "ff_dim": 16, "dropout": 0.0}, (5, 8), (7, 8))
+    for p in block.parameters():
+        nn.init.normal_(p, std=0.3)
+    ref = nn.TransformerDecoderLayer(8, 2, 16, dropout=0.0, batch_first=True, norm_first=True).eval()
+    _copy_attention(block.self_attn, ref.self_attn)
+    _copy_attention(block.cross_attn, ref.multihead_attn)
+    with torch.no_grad():
+        for mine, theirs in ((block.ff[0], ref.linear1), (block.ff[2], ref.linear2), (block.norm1, ref.norm1),
+                             (block.norm_cross, ref.norm2), (block.norm2, ref.norm3)):
+            theirs.weight.copy_(mine.weight)
+            theirs.bias.copy_(mine.bias)
+    x, memory = torch.randn(2, 5, 8), torch.randn(2, 7, 8)
+    causal = torch.ones(5, 5, dtype=torch.bool).triu(1)
+    torch.testing.assert_close(block.eval()(x, memory), ref(x, memory, tgt_mask=causal), atol=1e-5, rtol=1e-5)
+    assert block.last_cross_weights.shape == (2, 2, 5, 7)
+
+
+@pytest.mark.parametrize("with_memory", [False, True])
+def test_decoder_block_is_causal(with_memory: bool) -> None:
+    ins = [(6, 8), (4, 10)] if with_memory else [(6, 8)]
+    block = build("transformer_decoder_block", {"num_heads": 2}, *ins).eval()
+    x = torch.randn(1, 6, 8)
+    extra = [torch.randn(1, 4, 10)] if with_memory else []
+    base = block(x, *extra)
+    for t in range(5):
+        changed = x.clone()
+        changed[:, t + 1:] = torch.randn(1, 5 - t, 8)
+        after = block(changed, *extra)
+        torch.testing.assert_close(after[:, : t + 1], base[:, : t + 1])
+        assert not torch.allclose(after[:, t + 1:], base[:, t + 1:])
+    assert (block.last_weights.triu(1) == 0).all()
+
+
+def test_a_tiny_transformer_learns_to_copy_the_token_at_a_position() -> None:
+    """Real training: predict, at every step, the token three steps back (needs attention and positions)."""
+    torch.manual_seed(0)
+    vocab, t_len, d = 6, 10, 16
+    model = nn.ModuleList([
+        build("embedding", {"num_embeddings": vocab, "embedding_dim": d}, (t_len,)),
+        build("positional_encoding", {}, (t_len, d)),
+        build("transformer_decoder_block", {"num_heads": 2, "ff_dim": 32, "dropout": 0.0}, (t_len, d)),
+        build("dense", {"units": vocab}, (t_len, d)),
+    ])
+    ids = torch.randint(0, vocab, (256, t_len))
+    target = torch.roll(ids, 3, dims=1)[:, 3:]
+
+    def logits() -> torch.Tensor:
+        h = ids
+        for layer in model:
+            h = layer(h)
+        return h[:, 3:]
+
+    opt = torch.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(150):
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(logits().reshape(-1, vocab), target.reshape(-1))
+        loss.backward()
+        opt.step()
+    accuracy = (logits().argmax(-1) == target).float().mean().item()
+    assert accuracy > 0.9
