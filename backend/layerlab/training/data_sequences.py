@@ -1,0 +1,96 @@
+"""Generated sequence-to-sequence tasks (9.5): copy, reverse, sort, addition, date translation.
+
+Every sample is `src` (padded with <pad>=0 on the right), `tgt_in` = <bos> + target and
+`tgt_out` = target + <eos>, both padded. Sources are unique within a data set, so a test source
+never appears in training: accuracy measures generalisation, not memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from . import dates, tokens
+
+Seq2Seq = tuple[np.ndarray, np.ndarray, np.ndarray]
+SPECIALS = 3  # <pad>, <bos>, <eos> come before the symbols in every seq2seq vocabulary
+
+
+def unique_rows(draw: Callable[[int], np.ndarray], n: int, max_rounds: int = 10_000) -> np.ndarray:
+    """Draw rows in batches until n distinct ones are found; keeps first occurrences, in draw order."""
+    rows: np.ndarray | None = None
+    for _ in range(max_rounds):
+        have = 0 if rows is None else len(rows)
+        if have >= n:
+            return rows[:n]  # type: ignore[index]
+        batch = draw(max(2 * (n - have), 256))
+        rows = batch if rows is None else np.concatenate([rows, batch])
+        _, first = np.unique(rows, axis=0, return_index=True)
+        rows = rows[np.sort(first)]
+    raise RuntimeError(f"could not draw {n} distinct samples")
+
+
+def teacher_forcing(targets: Sequence[Sequence[int]], width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(tgt_in, tgt_out) of shape [N, width + 1]: <bos> + target and target + <eos>, padded."""
+    n = len(targets)
+    tgt_in = np.zeros((n, width + 1), np.int64)
+    tgt_out = np.zeros((n, width + 1), np.int64)
+    for i, t in enumerate(targets):
+        tgt_in[i, 0] = tokens.BOS_ID
+        tgt_in[i, 1:len(t) + 1] = t
+        tgt_out[i, :len(t)] = t
+        tgt_out[i, len(t)] = tokens.EOS_ID
+    return tgt_in, tgt_out
+
+
+def _pad(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
+    out = np.zeros((len(rows), width), np.int64)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
+
+
+def symbols(task: str, n: int, seq_len: int, min_len: int, vocab_size: int, rng: np.random.Generator) -> Seq2Seq:
+    """copy / reverse / sort of `vocab_size` symbols, lengths uniform in min_len..seq_len."""
+
+    def draw(m: int) -> np.ndarray:
+        lengths = rng.integers(min_len, seq_len + 1, m)
+        ids = rng.integers(SPECIALS, SPECIALS + vocab_size, (m, seq_len))
+        ids[np.arange(seq_len)[None, :] >= lengths[:, None]] = tokens.PAD_ID
+        return ids
+
+    src = unique_rows(draw, n)
+    contents = [row[row != tokens.PAD_ID] for row in src]
+    if task == "reverse":
+        contents = [c[::-1] for c in contents]
+    elif task == "sort":
+        contents = [np.sort(c) for c in contents]
+    tgt_in, tgt_out = teacher_forcing(contents, seq_len)
+    return src, tgt_in, tgt_out
+
+
+def _operands(m: int, max_digits: int, rng: np.random.Generator) -> np.ndarray:
+    """Numbers whose digit count is uniform in 1..max_digits, so short numbers are common too."""
+    k = rng.integers(1, max_digits + 1, m)
+    low = np.where(k == 1, 0, 10 ** (k - 1))
+    return low + (rng.random(m) * (10**k - low)).astype(np.int64)
+
+
+def addition(n: int, max_digits: int, rng: np.random.Generator) -> Seq2Seq:
+    pairs = unique_rows(lambda m: np.stack([_operands(m, max_digits, rng), _operands(m, max_digits, rng)], 1), n)
+    vocab = tokens.addition_vocab()
+    src = _pad([vocab.encode(f"{a}+{b}") for a, b in pairs], 2 * max_digits + 1)
+    tgt_in, tgt_out = teacher_forcing([vocab.encode(str(a + b)) for a, b in pairs], max_digits + 1)
+    return src, tgt_in, tgt_out
+
+
+def date_format(n: int, rng: np.random.Generator) -> Seq2Seq:
+    def draw(m: int) -> np.ndarray:
+        return np.stack([rng.integers(0, dates.N_DAYS, m), rng.integers(0, len(dates.FORMATS), m)], 1)
+
+    vocab = tokens.date_vocab()
+    pairs = [dates.render(int(d), int(f)) for d, f in unique_rows(draw, n)]
+    src = _pad([vocab.encode(s) for s, _ in pairs], dates.max_source_len())
+    tgt_in, tgt_out = teacher_forcing([vocab.encode(t) for _, t in pairs], dates.TARGET_LEN)
+    return src, tgt_in, tgt_out
