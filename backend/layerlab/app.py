@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from . import __version__
-from .api import catalogue, health, validate
+from .api import catalogue, datasets, health, validate
 from .api.auth import AccessMiddleware
 from .api.body import BodyLimitMiddleware
 from .api.errors import ErrorBody, install_error_handlers
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalogue = encode(catalogue_document(settings.limits))
     install_error_handlers(app)
-    for module in (health, catalogue, validate):
+    for module in (health, catalogue, validate, datasets):
         app.include_router(module.router)
     # Middleware added last runs first: access control, then the body-size cap, then routing.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)
