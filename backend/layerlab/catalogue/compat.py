@@ -46,6 +46,24 @@ def check_inputs(graph: ResolvedGraph, fields: list[str], sig: DatasetSignature,
             )
 
 
+def check_vocab(graph: ResolvedGraph, fields: list[str], sig: DatasetSignature, name: str, where: str) -> None:
+    """An embedding that reads a token field directly needs a row for every token id of the vocabulary."""
+    if sig.vocab is None:
+        return
+    field_of = {n.id: f for n, f in zip(graph.inputs, fields, strict=True)}
+    for node in graph.nodes:
+        rows = getattr(node.params, "num_embeddings", None)
+        source = node.spec.inputs[0] if len(node.spec.inputs) == 1 else None
+        if rows is None or source not in field_of:
+            continue
+        if sig.fields[field_of[source]].dtype == "long" and rows < len(sig.vocab):
+            raise SpecError(
+                f"node {node.label} has num_embeddings={rows}, but field {field_of[source]!r} of data set "
+                f"{name}{where} uses {len(sig.vocab)} token ids: num_embeddings must be at least {len(sig.vocab)}",
+                node_id=node.id, loc=["model", "nodes", node.index, "params", "num_embeddings"],
+            )
+
+
 def check_output(
     graph: ResolvedGraph, fields: list[str], sig: DatasetSignature, train: TrainSpec, name: str, where: str
 ) -> None:

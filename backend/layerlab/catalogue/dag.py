@@ -29,6 +29,12 @@ def shown_type(raw: str) -> str:
     return repr(text)
 
 
+def node_label(node_id: str, type_name: str) -> str:
+    """'conv1 (Conv2d)': a node id and a short human name of its layer kind, for messages."""
+    kind = LAYERS.get(type_name)
+    return f"{node_id} ({kind.title.en.split(' (')[0] if kind is not None else shown_type(type_name)})"
+
+
 def check_ids(nodes: Sequence[NodeSpec]) -> None:
     """Node ids are unique and do not collide with ModuleDict attributes."""
     seen: dict[str, int] = {}
@@ -81,7 +87,7 @@ def check_types_and_arity(nodes: Sequence[NodeSpec]) -> None:
             else:
                 want = f"{lo} to {hi}"
             raise SpecError(
-                f"node {node.id} ({node.type}) takes {want} input(s), got {n}",
+                f"node {node_label(node.id, node.type)} takes {want} input(s), got {n}",
                 node_id=node.id,
                 loc=_loc(i, "inputs"),
             )

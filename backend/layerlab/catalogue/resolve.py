@@ -70,7 +70,7 @@ class ResolvedGraph:
 
 def node_label(node_id: str, kind: LayerKind[Any]) -> str:
     """'conv1 (Conv2d)': the node id and a short human name of its kind for messages."""
-    return f"{node_id} ({kind.title.en.split(' (')[0]})"
+    return dag.node_label(node_id, kind.type)
 
 
 def resolve_graph(model: ModelSpec, *, before_params: Callable[[int], None] | None = None) -> ResolvedGraph:

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from . import caps, compat
+from .dag import node_label
 from .datasets import DataSpec, signature
 from .errors import SpecError
 from .jsonguard import check_raw
@@ -122,6 +123,7 @@ def validate_job(spec: JobSpec, limits: Limits) -> ValidationReport:
         data_sig = signature(data)
         data_fields = input_fields(graph, data_sig.fields)
         compat.check_inputs(graph, data_fields, data_sig, data.dataset, where)
+        compat.check_vocab(graph, data_fields, data_sig, data.dataset, where)
         compat.check_output(graph, data_fields, data_sig, train, data.dataset, where)
     ids = {n.id for n in spec.model.nodes}
     compat.check_node_refs(ids, spec.probes.nodes, ["probes", "nodes"], "probes.nodes")
@@ -160,5 +162,5 @@ def _raw_node_label(raw: dict, i: int) -> tuple[str | None, str]:
     if isinstance(node, dict) and isinstance(node.get("id"), str):
         node_id = node["id"][:48]
         kind = node.get("type")
-        return node_id, f"{node_id} ({kind[:40]})" if isinstance(kind, str) else node_id
+        return node_id, node_label(node_id, kind) if isinstance(kind, str) else node_id
     return None, f"model.nodes[{i}]"
