@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from .catalogue.limits import Limits
+from .jobs.config import JobSettings
 
 REPO_FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~-]+")
@@ -62,6 +63,7 @@ class Settings(BaseSettings):
     frontend_dir: Path = Field(default=REPO_FRONTEND, description="served at / when it has an index.html")
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "info"
     limits: Limits = Field(default_factory=Limits)
+    jobs: JobSettings = Field(default_factory=JobSettings, description="job slots and workers (LAYERLAB_JOBS__*)")
 
     @field_validator("auth_tokens", "allowed_origins", mode="before")
     @classmethod
