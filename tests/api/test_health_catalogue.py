@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import signal
 from typing import Any, get_args
 
 import pytest
@@ -140,3 +141,17 @@ def test_openapi_documents_routes_bodies_and_the_error_body(client: TestClient) 
     assert set(schemas["ErrorBody"]["properties"]) == {"error", "message", "node_id", "loc", "cap"}
     docs = client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_real_server_answers_and_stops_cleanly(live_server: Any) -> None:
+    """`python -m layerlab serve` in its own session: healthy over TCP, then gone after SIGTERM."""
+    with live_server.client() as http:
+        assert http.get("/api/health").json()["status"] == "ok"
+        assert http.post("/api/validate", json={"model": {"nodes": [{"id": "x", "type": "input"}]}}).status_code == 200
+        assert http.get("/").headers.get("content-security-policy", "").startswith("default-src 'self'")
+    assert live_server.data_dir.is_dir()
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status still says why it stopped.
+    assert live_server.stop() in (0, -signal.SIGTERM)
+    log = live_server.log.read_text()
+    assert "Uvicorn running on http://127.0.0.1" in log and "Finished server process" in log
+    assert "Traceback" not in log

@@ -9,20 +9,16 @@ from __future__ import annotations
 import hashlib
 import json
 from functools import lru_cache
-from typing import Any, get_args
+from typing import Any
 
 from .. import __version__
 from . import layers as _layers  # noqa: F401  (registers every layer kind)
 from .base import LAYERS
-from .datasets import DatasetName, DataSpec
+from .datasets import catalogue_json as datasets_catalogue_json
 from .limits import Limits
 from .probes import ProbeSpec
 from .spec import JobSpec
 from .training import training_catalogue_json
-
-
-def datasets_json() -> list[dict[str, Any]]:
-    return [{"name": name} for name in get_args(DatasetName)]
 
 
 def presets_json() -> list[dict[str, Any]]:
@@ -32,11 +28,12 @@ def presets_json() -> list[dict[str, Any]]:
 @lru_cache(maxsize=1)
 def static_catalogue() -> dict[str, Any]:
     """Everything that depends only on the code: layers, data sets, training choices, presets, labs."""
+    data = datasets_catalogue_json()
     return {
         "version": __version__,
         "layers": [kind.to_json() for kind in LAYERS.values()],
-        "datasets": datasets_json(),
-        "data_schema": DataSpec.model_json_schema(),
+        "datasets": data["datasets"],
+        "data_schema": data["schema"],
         **training_catalogue_json(),
         "probe_schema": ProbeSpec.model_json_schema(),
         "job_schema": JobSpec.model_json_schema(),
