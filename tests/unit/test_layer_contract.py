@@ -21,6 +21,7 @@ import layerlab.catalogue.layers  # noqa: F401  (registers every kind)
 from layerlab.catalogue.base import LAYERS, LayerKind
 from layerlab.catalogue.errors import ShapeMismatch
 from layerlab.catalogue.shapes import TensorShape
+from layerlab.training import modules
 
 torch.set_num_threads(1)
 
@@ -87,6 +88,7 @@ EXTRA: list[tuple[str, dict[str, Any], tuple[TensorShape, ...]]] = [
     ("transformer_encoder_block", {"num_heads": 4, "ff_dim": 16, "dropout": 0.0, "norm_first": False}, (s(3, 12),)),
     ("transformer_decoder_block", {"num_heads": 2, "ff_dim": 8}, (s(4, 6), s(7, 10))),
     ("transformer_decoder_block", {"norm_first": False}, (s(4, 8), s(2, 8))),
+    ("bahdanau_decoder", {"cell": "lstm", "hidden_size": 5, "attention_dim": 3}, (s(3, 2), s(6, 4))),
 ]
 
 
@@ -139,7 +141,7 @@ def test_the_catalogue_has_every_design_kind() -> None:
         "input", "dense", "activation", "dropout", "flatten", "reshape", "add", "concat",
         "conv1d", "conv2d", "fixed_filter2d", "maxpool2d", "avgpool2d", "batchnorm", "layernorm",
         "embedding", "rnn", "lstm", "gru", "attention", "multihead_self_attention", "positional_encoding",
-        "transformer_encoder_block", "transformer_decoder_block",
+        "transformer_encoder_block", "transformer_decoder_block", "bahdanau_decoder",
     }
     assert wanted <= set(LAYERS)
 
@@ -189,7 +191,9 @@ def test_construct_kwargs_are_printable_literals(case: Case) -> None:
     built = case.kind.construct(_params(case), list(case.inputs))
     assert built is not None
     assert ast.literal_eval(repr(built.kwargs)) == built.kwargs
-    assert built.factory.__module__.startswith("torch.nn") or built.factory.__module__ == "layerlab.training.modules"
+    # The same rule model.py export uses: a torch.nn class by its nn name, or a class of training/modules.py.
+    name = built.factory.__name__
+    assert getattr(nn, name, None) is built.factory or getattr(modules, name, None) is built.factory
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -244,6 +248,7 @@ SHAPE_ERRORS: list[tuple[str, dict[str, Any], list[TensorShape], str]] = [
     ("positional_encoding", {}, [s(513, 4)], "expects a sequence of at most 512 steps, got sequence [513,4]"),
     ("transformer_encoder_block", {}, [s(9, dtype="long")], "expects a sequence [T,F], got token ids [9]"),
     ("transformer_decoder_block", {}, [s(4, 8), s(8)], "expects an encoder memory as a sequence [S,M], got vector"),
+    ("bahdanau_decoder", {}, [s(4, dtype="long"), s(6, 8)], "expects decoder inputs as a sequence [T',E], got token"),
 ]
 
 

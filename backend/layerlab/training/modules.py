@@ -416,3 +416,43 @@ class TransformerDecoderBlock(_ResidualBlock):
                 raise ValueError("this decoder block was built with cross-attention and needs the encoder memory")
             x = self._residual(x, self.norm_cross, self.cross_attn, memory)
         return self._residual(x, self.norm2, self.ff)
+
+
+# --------------------------------------------------------------------------- encoder–decoder
+
+
+class BahdanauDecoder(nn.Module):
+    """An RNN decoder that attends to the encoder states at every step and feeds the context back in.
+
+    Inputs: decoder inputs y [B,T',E] (the target shifted right, embedded) and encoder states [B,T,H'].
+    Step t: c_t = attention(s_{t-1}, encoder states); s_t = cell([y_t, c_t], s_{t-1}); output [s_t, c_t].
+    Output [B,T',H+H']; `last_weights` keeps the alignment [B,T',T]. The loop lives inside this one
+    module, so the model graph stays acyclic.
+    """
+
+    CELLS = {"gru": nn.GRUCell, "lstm": nn.LSTMCell}
+
+    def __init__(self, input_size: int, encoder_dim: int, hidden_size: int, attention_dim: int,
+                 cell: str = "gru") -> None:
+        super().__init__()
+        self.hidden_size = hidden_size
+        self.attention = AdditiveAttention(hidden_size, encoder_dim, attention_dim)
+        self.cell = self.CELLS[cell](input_size + encoder_dim, hidden_size)
+        self.last_weights: torch.Tensor | None = None
+
+    def forward(self, inputs: torch.Tensor, encoder_states: torch.Tensor) -> torch.Tensor:
+        b, t_len, _ = inputs.shape
+        h = inputs.new_zeros(b, self.hidden_size)
+        c = inputs.new_zeros(b, self.hidden_size)
+        outputs, weights = [], []
+        for t in range(t_len):
+            context = self.attention(h.unsqueeze(1), encoder_states)[:, 0]  # [B,H'], from the previous state
+            weights.append(self.attention.last_weights)
+            step_in = torch.cat([inputs[:, t], context], dim=-1)
+            if isinstance(self.cell, nn.LSTMCell):
+                h, c = self.cell(step_in, (h, c))
+            else:
+                h = self.cell(step_in, h)
+            outputs.append(torch.cat([h, context], dim=-1))
+        self.last_weights = torch.cat(weights, dim=1) if weights else None
+        return torch.stack(outputs, dim=1)
