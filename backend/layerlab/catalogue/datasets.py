@@ -27,6 +27,8 @@ if set(get_args(DatasetName)) != set(DATASETS):
 KNOB_NAMES = ("n_samples", "noise", "seq_len", "min_len", "vocab_size", "digits", "label_noise", "labels_per_class",
               "image_size", "flatten")
 MAX_SEQUENCE_LEN = 512
+# Values in one generated data set (all fields and the target, every sample): bounds its memory (≤ 256 MiB).
+MAX_VALUES = 32_000_000
 
 __all__ = ["DATASETS", "DataSpec", "DatasetInfo", "DatasetSignature", "Task", "catalogue_json", "knob_values",
            "signature", "split_sizes"]
@@ -117,14 +119,19 @@ def _problem(info: DatasetInfo, k: Knobs) -> str | None:
     n = pool_size(info, k)
     if info.available is not None and n > info.available:
         return f"n_samples ({n}) exceeds the {info.available} samples of data set {info.name!r}"
-    if info.universe is not None and n > (universe := info.universe(k)):
-        return f"n_samples ({n}) exceeds the {universe} distinct samples {info.name!r} can produce with these knobs"
+    if info.universe is not None and n > (universe := info.universe(k)) // 2:
+        return (f"n_samples ({n}) exceeds half of the {universe} distinct samples {info.name!r} can produce "
+                "with these knobs (samples are unique; drawing more would take too long)")
     if info.check is not None and (message := info.check(k)) is not None:
         return message
     layout = info.layout(k)
     for name, shape in [*layout.fields.items(), ("target", layout.target)]:
         if shape.dtype == "long" and shape.dims and shape.dims[0] > MAX_SEQUENCE_LEN:
             return f"{name} would be {shape.dims[0]} tokens long; sequences are capped at {MAX_SEQUENCE_LEN}"
+    values = n * sum(s.numel() for s in [*layout.fields.values(), layout.target])
+    if values > MAX_VALUES:
+        return (f"n_samples ({n}) × {values // n} values per sample = {values:,} values exceeds the "
+                f"{MAX_VALUES:,} a data set may hold; lower n_samples or the sample size")
     per_class = k.get("labels_per_class")
     if per_class is not None:
         n_train, _ = split_sizes(n, k["test_fraction"])

@@ -72,7 +72,8 @@ def _rng(seed: int, stream: int) -> np.random.Generator:
 
 
 def _tensor(a: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.array(a))
+    """A tensor that owns writable memory (copies only read-only or non-contiguous arrays)."""
+    return torch.from_numpy(np.require(a, requirements=["C_CONTIGUOUS", "WRITEABLE", "OWNDATA"]))
 
 
 def _pool(name: str, k: dict[str, Any], rng: np.random.Generator) -> Arrays:

@@ -17,17 +17,24 @@ Seq2Seq = tuple[np.ndarray, np.ndarray, np.ndarray]
 SPECIALS = 3  # <pad>, <bos>, <eos> come before the symbols in every seq2seq vocabulary
 
 
-def unique_rows(draw: Callable[[int], np.ndarray], n: int, max_rounds: int = 10_000) -> np.ndarray:
-    """Draw rows in batches until n distinct ones are found; keeps first occurrences, in draw order."""
-    rows: np.ndarray | None = None
+def unique_rows(draw: Callable[[int], np.ndarray], n: int, max_rounds: int = 1000) -> np.ndarray:
+    """Draw rows in batches until n distinct ones are found; keeps first occurrences, in draw order.
+
+    Each batch is sized from the share of new rows the previous one yielded, so a set that asks
+    for a large part of its universe needs a few large rounds rather than many small ones.
+    """
+    batch = n + n // 10 + 64
+    rows = draw(batch)
+    found = 0
     for _ in range(max_rounds):
-        have = 0 if rows is None else len(rows)
-        if have >= n:
-            return rows[:n]  # type: ignore[index]
-        batch = draw(max(2 * (n - have), 256))
-        rows = batch if rows is None else np.concatenate([rows, batch])
         _, first = np.unique(rows, axis=0, return_index=True)
         rows = rows[np.sort(first)]
+        if len(rows) >= n:
+            return rows[:n]
+        rate = max((len(rows) - found) / batch, 0.01)
+        found = len(rows)
+        batch = min(int((n - found) / rate * 1.2) + 64, 20 * n)
+        rows = np.concatenate([rows, draw(batch)])
     raise RuntimeError(f"could not draw {n} distinct samples")
 
 
@@ -56,17 +63,26 @@ def symbols(task: str, n: int, seq_len: int, min_len: int, vocab_size: int, rng:
 
     def draw(m: int) -> np.ndarray:
         lengths = rng.integers(min_len, seq_len + 1, m)
-        ids = rng.integers(SPECIALS, SPECIALS + vocab_size, (m, seq_len))
+        ids = rng.integers(SPECIALS, SPECIALS + vocab_size, (m, seq_len), dtype=np.uint8)
         ids[np.arange(seq_len)[None, :] >= lengths[:, None]] = tokens.PAD_ID
         return ids
 
-    src = unique_rows(draw, n)
-    contents = [row[row != tokens.PAD_ID] for row in src]
+    src = unique_rows(draw, n).astype(np.int64)
+    lengths = (src != tokens.PAD_ID).sum(axis=1)
+    positions = np.arange(seq_len)[None, :]
+    content = positions < lengths[:, None]
     if task == "reverse":
-        contents = [c[::-1] for c in contents]
+        target = np.where(content, np.take_along_axis(src, np.maximum(lengths[:, None] - 1 - positions, 0), 1), 0)
     elif task == "sort":
-        contents = [np.sort(c) for c in contents]
-    tgt_in, tgt_out = teacher_forcing(contents, seq_len)
+        target = np.sort(np.where(content, src, np.iinfo(np.int64).max), axis=1)
+        target[~content] = tokens.PAD_ID
+    else:
+        target = src
+    # Vectorised teacher_forcing: the target is right-padded, so <bos> + target and target + <eos> line up.
+    n_rows = len(src)
+    tgt_in = np.concatenate([np.full((n_rows, 1), tokens.BOS_ID), target], axis=1)
+    tgt_out = np.concatenate([target, np.zeros((n_rows, 1), np.int64)], axis=1)
+    tgt_out[np.arange(n_rows), lengths] = tokens.EOS_ID
     return src, tgt_in, tgt_out
 
 

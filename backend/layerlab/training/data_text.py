@@ -3,6 +3,7 @@ and the long-dependency classification that separates a plain RNN from an LSTM."
 
 from __future__ import annotations
 
+import random
 from functools import cache
 
 import numpy as np
@@ -48,11 +49,12 @@ def sentiment(n: int, rng: np.random.Generator) -> Pair:
     """Distinct sentences as padded word ids [n, T] and labels [n] (1 = positive)."""
     vocab = tokens.word_vocab(sentences.all_words())
     width = sentences.max_tokens()
+    words_rng = random.Random(int(rng.integers(2**63)))
 
     def draw(m: int) -> np.ndarray:
         rows = np.zeros((m, width + 1), np.int64)  # the label rides along in the last column
         for i in range(m):
-            words, label = sentences.sentence(rng)
+            words, label = sentences.sentence(words_rng)
             rows[i, :len(words)] = vocab.encode(words)
             rows[i, width] = label
         return rows

@@ -2,15 +2,14 @@
 
 "the movie was not good" is negative, "not bad at all" positive, "i did not hate it" positive, and in
 "the plot was dull but the music was great" the clause after "but" decides. A bag of words cannot
-solve it; a sequence model can. Pure Python + a numpy Generator so the catalogue can state the
-vocabulary and the padded length without generating data.
+solve it; a sequence model can. Pure Python (random.Random is ~50× faster than numpy per scalar
+draw) so the catalogue can state the vocabulary and the padded length without generating data.
 """
 
 from __future__ import annotations
 
+import random
 from functools import cache
-
-import numpy as np
 
 SUBJECTS = ("the movie", "the film", "the plot", "the acting", "the music", "the ending", "this show", "it")
 COPULAS = ("was", "is")
@@ -66,11 +65,11 @@ def universe() -> int:
     return copula + verb + fragment + (copula + verb) ** 2
 
 
-def _pick(rng: np.random.Generator, options: tuple) -> object:
-    return options[int(rng.integers(len(options)))]
+def _pick(rng: random.Random, options: tuple) -> object:
+    return options[rng.randrange(len(options))]
 
 
-def _copula_clause(rng: np.random.Generator) -> tuple[list[str], bool]:
+def _copula_clause(rng: random.Random) -> tuple[list[str], bool]:
     adj = str(_pick(rng, ADJECTIVES))
     negation = _pick(rng, ("",) + NEGATIONS)
     intensifier = _pick(rng, ("",) + INTENSIFIERS)
@@ -78,14 +77,14 @@ def _copula_clause(rng: np.random.Generator) -> tuple[list[str], bool]:
     return words, (adj in POSITIVE) != bool(negation)
 
 
-def _verb_clause(rng: np.random.Generator) -> tuple[list[str], bool]:
+def _verb_clause(rng: random.Random) -> tuple[list[str], bool]:
     past, base, liked = _pick(rng, VERBS)  # type: ignore[misc]
-    form = int(rng.integers(3))
+    form = rng.randrange(3)
     middle = (past, f"did not {base}", f"never {past}")[form]
     return f"{_pick(rng, PEOPLE)} {middle} it".split(), liked != (form > 0)
 
 
-def _fragment(rng: np.random.Generator) -> tuple[list[str], bool]:
+def _fragment(rng: random.Random) -> tuple[list[str], bool]:
     adj = str(_pick(rng, ADJECTIVES))
     intensifier = _pick(rng, ("not",) + INTENSIFIERS)
     if intensifier == "not":
@@ -93,13 +92,13 @@ def _fragment(rng: np.random.Generator) -> tuple[list[str], bool]:
     return [str(intensifier), adj], adj in POSITIVE
 
 
-def _clause(rng: np.random.Generator) -> tuple[list[str], bool]:
+def _clause(rng: random.Random) -> tuple[list[str], bool]:
     return _copula_clause(rng) if rng.random() < 0.6 else _verb_clause(rng)
 
 
-def sentence(rng: np.random.Generator) -> tuple[list[str], int]:
+def sentence(rng: random.Random) -> tuple[list[str], int]:
     """One sentence as words and its label (1 = positive)."""
-    kind = int(rng.choice(len(KIND_WEIGHTS), p=KIND_WEIGHTS))
+    kind = rng.choices(range(len(KIND_WEIGHTS)), weights=KIND_WEIGHTS)[0]
     if kind == 0:
         words, positive = _copula_clause(rng)
     elif kind == 1:
