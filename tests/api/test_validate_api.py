@@ -149,6 +149,8 @@ BAD_BODIES = {
     "invalid utf-8": b'{"name": "\xff\xfe", "model": {}}',
     "utf-8 bom": b"\xef\xbb\xbf" + json.dumps({"model": MLP}).encode(),
     "lone surrogate": b'{"name": "\\ud800", "model": {"nodes": []}}',
+    "lone surrogate node id": b'{"model": {"nodes": [{"id": "\\ud800", "type": "input", "extra": 1}]}}',
+    "lone surrogate key": b'{"model": {"nodes": [{"id": "x", "type": "input", "params": {"\\udfff": 1}}]}}',
     "NUL byte": b'{"model"\x00: {}}',
     "duplicate-key bomb": b"{" + b",".join(b'"k%d": 1' % i for i in range(5000)) + b"}",
 }
@@ -172,6 +174,14 @@ def test_errors_inside_node_fields_map_index_to_node_id(client: TestClient) -> N
     body = assert_error(client.post("/api/validate", json={"model": model}), 422)
     assert body["node_id"] == "out"
     assert body["loc"][:3] == ["model", "nodes", 3]
+
+
+def test_error_bodies_survive_text_that_cannot_be_encoded() -> None:
+    from layerlab.api.errors import ErrorBody, error_response
+
+    response = error_response(422, ErrorBody(error="invalid_spec", message="node \ud800 bad", node_id="\udfff"))
+    body = json.loads(response.body)
+    assert body["message"].startswith("node ") and body["node_id"] == "?"
 
 
 def test_wrong_method_and_unknown_route_use_the_error_body(client: TestClient) -> None:

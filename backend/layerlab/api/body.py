@@ -37,18 +37,30 @@ def _bounded_int(text: str) -> int:
 
 
 def _depth(value: Any) -> int:
-    """Nesting depth of parsed JSON, computed without recursion."""
+    """Nesting depth of parsed JSON, computed without recursion; refuses strings that are not Unicode text."""
     deepest = 0
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
         if isinstance(item, dict):
             deepest = max(deepest, depth)
-            stack.extend((v, depth + 1) for v in item.values())
+            for key, inner in item.items():
+                _check_text(key)
+                stack.append((inner, depth + 1))
         elif isinstance(item, list):
             deepest = max(deepest, depth)
             stack.extend((v, depth + 1) for v in item)
+        elif isinstance(item, str):
+            _check_text(item)
     return deepest
+
+
+def _check_text(text: str) -> None:
+    """A lone surrogate escape (\\ud800) parses but is not text: it could be neither stored nor echoed."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(422, "invalid_json", "a string holds an unpaired UTF-16 surrogate escape") from None
 
 
 def _too_deep(max_depth: int) -> ApiError:

@@ -74,7 +74,13 @@ class ApiError(Exception):
 
 
 def error_response(status: int, body: ErrorBody, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(status_code=status, content=body.model_dump(mode="json"), headers=headers)
+    content = body.model_dump(mode="json")
+    # Messages may quote user text; anything that is not encodable text is replaced, never a 500.
+    content["message"] = content["message"].encode("utf-8", "replace").decode("utf-8")
+    if content["node_id"] is not None:
+        content["node_id"] = content["node_id"].encode("utf-8", "replace").decode("utf-8")
+    content["loc"] = [p.encode("utf-8", "replace").decode("utf-8") if isinstance(p, str) else p for p in content["loc"]]
+    return JSONResponse(status_code=status, content=content, headers=headers)
 
 
 def spec_error_body(exc: SpecError) -> ErrorBody:
