@@ -1,7 +1,7 @@
 """Shared fixtures: a temp data dir, settings and an in-process client on create_app, and a real server.
 
-Tests that train stay on one thread (2 shared cores); the real server is started as its own session so it
-and its job workers are ended by its process-group id, never by name.
+Tests that train stay on one thread (2 shared cores); the real server is started as its own session, stopped
+by its pid, and whatever it leaves behind is ended by its process-group id, never by name.
 """
 
 from __future__ import annotations
@@ -107,15 +107,19 @@ class LiveServer:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM the server's process group (its own session), then SIGKILL if it lingers."""
+        """SIGTERM the server by its pid (graceful shutdown, as `kill` or `docker stop` do), SIGKILL its
+        process group if it lingers, then SIGKILL anything its session left behind (job workers)."""
         if self.process.poll() is None:
-            _signal_group(self.process.pid, signal.SIGTERM)
+            try:
+                os.kill(self.process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 _signal_group(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
-        _signal_group(self.process.pid, signal.SIGKILL)  # job workers left in the group, if any
+        _signal_group(self.process.pid, signal.SIGKILL)
         return self.process.returncode
 
 

@@ -15,6 +15,7 @@ from .. import __version__
 from . import layers as _layers  # noqa: F401  (registers every layer kind)
 from .base import LAYERS
 from .datasets import catalogue_json as datasets_catalogue_json
+from .labs import labs_json
 from .limits import Limits
 from .probes import ProbeSpec
 from .spec import JobSpec
@@ -38,7 +39,7 @@ def static_catalogue() -> dict[str, Any]:
         "probe_schema": ProbeSpec.model_json_schema(),
         "job_schema": JobSpec.model_json_schema(),
         "presets": presets_json(),
-        "labs": [],
+        "labs": labs_json(),
     }
 
 
