@@ -1,0 +1,138 @@
+"""The worker process: waits (pre-warmed, torch already imported) for one job, runs it, reports, exits.
+
+It speaks to the API only through `jobs/pipe.py` messages: frames as they are produced by
+`training.run.train_events`, a heartbeat every second from a small thread (so a long step still shows the
+process is alive), and a final `done` control message. A `stop` control message from the API is noticed
+between steps. One job per process: when it ends, the process exits and everything it held is released.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+import torch
+
+from ..streaming.protocol import Frame
+from ..training import run
+from . import pipe
+
+HEARTBEAT_S = 1.0
+EXIT_API_GONE = 70
+
+
+class _Link:
+    """The worker's end of the pipe: sends are serialised (heartbeat thread + main thread share it)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        self.stop_requested = False
+
+    def send_frame(self, frame: Frame) -> None:
+        with self.lock:
+            pipe.send_frame(self.conn, frame)
+
+    def send_control(self, message: dict[str, Any]) -> None:
+        with self.lock:
+            pipe.send_control(self.conn, message)
+
+    def heartbeat(self) -> None:
+        with self.lock:
+            pipe.send_heartbeat(self.conn)
+
+    def should_stop(self) -> bool:
+        """Between steps: drain pending control messages; a `stop` makes the run end at this step."""
+        while not self.stop_requested and self.conn.poll():
+            tag, payload = pipe.split(self.conn.recv_bytes())
+            if tag == pipe.CONTROL and pipe.control(payload)["op"] == "stop":
+                self.stop_requested = True
+        return self.stop_requested
+
+
+def _heartbeat(link: _Link, done: threading.Event) -> None:
+    while not done.wait(HEARTBEAT_S):
+        try:
+            link.heartbeat()
+        except OSError:
+            # The API is gone (killed): nobody will read our frames, so leave instead of training on.
+            os._exit(EXIT_API_GONE)
+
+
+def _limit_address_space(extra_mb: int) -> None:
+    """Test-only: allow this process its current size plus `extra_mb` of address space (RLIMIT_AS)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[0])
+    limit = pages * os.sysconf("SC_PAGE_SIZE") + extra_mb * 1024 * 1024
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def _prepare(job: dict[str, Any]) -> None:
+    # Before anything touches CUDA: a CPU job sees no GPU, a GPU job only its own.
+    os.environ["CUDA_VISIBLE_DEVICES"] = job["visible_devices"]
+    torch.set_num_threads(int(job["threads"]))
+    if job.get("address_space_mb"):
+        _limit_address_space(int(job["address_space_mb"]))
+
+
+def warm_up() -> None:
+    """One tiny forward/backward/Adam step on one thread: first-call costs are paid before a job arrives."""
+    torch.set_num_threads(1)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss = torch.nn.functional.cross_entropy(model(torch.zeros(4, 4)), torch.zeros(4, dtype=torch.long))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+
+
+def run_job(link: _Link, job: dict[str, Any]) -> dict[str, Any]:
+    """Stream one job's frames to the API; the `done` message says how it ended (the API decides the state)."""
+    try:
+        _prepare(job)
+        frames = run.train_events(
+            run.parse_spec(job["spec"]),
+            seq_start=int(job["seq_start"]),
+            should_stop=link.should_stop,
+            artifact_dir=job["artifact_dir"],
+        )
+        for frame in frames:
+            link.send_frame(frame)
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError | ConnectionResetError):
+            os._exit(EXIT_API_GONE)
+        return {"op": "done", "status": "failed", "reason": run.failure_reason(exc)}
+    except BaseException as exc:  # noqa: B036 - MemoryError, KeyboardInterrupt: all become a reason
+        return {"op": "done", "status": "failed", "reason": run.failure_reason(exc)}
+    return {"op": "done", "status": "stopped" if link.stop_requested else "succeeded"}
+
+
+def worker_main(conn: Connection) -> None:
+    """Process entry point (forkserver/spawn target). Exits 0 after reporting, or quietly if the API left."""
+    warm_up()
+    try:
+        tag, payload = pipe.split(conn.recv_bytes())
+    except (EOFError, OSError):
+        return
+    if tag != pipe.CONTROL:
+        return
+    job = pipe.control(payload)
+    if job.get("op") != "job":
+        return
+    link = _Link(conn)
+    done = threading.Event()
+    threading.Thread(target=_heartbeat, args=(link, done), daemon=True, name="heartbeat").start()
+    started = time.monotonic()
+    outcome = run_job(link, job)
+    outcome["seconds"] = round(time.monotonic() - started, 3)
+    done.set()
+    try:
+        link.send_control(outcome)
+    except OSError:
+        os._exit(EXIT_API_GONE)
+    conn.close()
