@@ -32,9 +32,22 @@ class Health(BaseModel):
     devices: list[Device]
 
 
+def cpu_name() -> str:
+    """The CPU model where Linux tells it (platform.processor() is empty there), else the architecture."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
 def cpu_device() -> Device:
-    name = platform.processor() or platform.machine() or "cpu"
-    return Device(kind="cpu", name=name, cores=os.cpu_count(), memory_bytes=psutil.virtual_memory().total)
+    name = cpu_name()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return Device(kind="cpu", name=name, cores=cores, memory_bytes=psutil.virtual_memory().total)
 
 
 def cuda_devices() -> list[Device]:
