@@ -89,7 +89,6 @@ export class HyperParams {
         this.number("noise", "hp.noise", { section: "data" }),
         el("label", { class: "hp" }, el("span", { text: t("hp.target") }), target)));
     this.host.replaceChildren(
-      el("span", { class: "hyper-title", text: t("hp.title") }),
       c.optimizers.length ? this.select("optimizer.name", c.optimizers, "hp.optimizer") : null,
       this.number("optimizer.lr", "hp.lr"),
       this.number("batch_size", "hp.batch", { integer: true }),

@@ -19,10 +19,13 @@ export class Inspector {
   render() {
     const id = store.selection;
     const node = id && store.spec ? byId(store.spec.model.nodes, id) : null;
-    this.host.hidden = !node;
-    if (!node) return this.host.replaceChildren();
+    if (!node) {
+      this.errorBox = null;
+      this.costBox = null;
+      return this.host.replaceChildren(el("p", { class: "muted", text: t("inspector.pick") }));
+    }
     const kind = store.catalogue.layerByType.get(node.type);
-    const idInput = el("input", { type: "text", value: node.id, class: "id-input", spellcheck: "false" });
+    const idInput = el("input", { type: "text", value: node.id, class: "id-input", spellcheck: "false", id: "f-node-id" });
     idInput.addEventListener("change", () => {
       const next = idInput.value.trim();
       let ok = false;
@@ -38,21 +41,22 @@ export class Inspector {
     }, { onError: (msg) => this.localError(msg) }) : [];
     this.errorBox = el("div", { class: "inspector-local-error" });
     this.costBox = el("div", { class: "inspector-cost" });
+    const desc = kind ? pick(kind.description) : "";
     this.host.replaceChildren(
       el("div", { class: "inspector-head" },
         el("strong", { text: kind ? pick(kind.title) : node.type }),
         el("span", { class: "section-chip", text: kind?.section ?? "" }),
-        el("button", { class: "icon-btn", title: t("inspector.close"), text: "×",
-          onclick: () => set("selection", null) })),
-      el("p", { class: "inspector-desc", text: kind ? pick(kind.description) : "" }),
-      el("label", { class: "form-row" }, el("span", { class: "form-label", text: t("inspector.id") }), idInput),
-      el("div", { class: "form-row inputs-row" },
-        el("span", { class: "form-label", text: t("inspector.inputs") }),
-        el("span", { class: "mono", text: node.inputs.length ? node.inputs.join(", ") : t("inspector.none") })),
-      ...(form.length ? form : [el("p", { class: "muted", text: t("inspector.noparams") })]),
-      this.errorBox,
-      this.costBox,
-      el("button", { class: "danger-btn", text: t("inspector.delete"), onclick: () => this.canvas.removeSelected() }),
+        el("span", { class: "inspector-desc", text: desc, title: desc }),
+        el("button", { class: "danger-btn", type: "button", text: t("inspector.delete"),
+          onclick: () => this.canvas.removeSelected() })),
+      el("div", { class: "inspector-fields" },
+        el("label", { class: "form-row", for: "f-node-id" },
+          el("span", { class: "form-label", text: t("inspector.id") }), idInput),
+        el("div", { class: "form-row inputs-row" },
+          el("span", { class: "form-label", text: t("inspector.inputs") }),
+          el("span", { class: "mono", text: node.inputs.length ? node.inputs.join(", ") : t("inspector.none") })),
+        ...(form.length ? form : [el("p", { class: "muted", text: t("inspector.noparams") })]),
+        el("div", { class: "form-row cost-row" }, this.costBox, this.errorBox)),
     );
     this.updateCost();
   }
@@ -63,7 +67,7 @@ export class Inspector {
 
   updateCost() {
     if (!this.costBox || !store.selection) return;
-    if (this.errorBox) this.errorBox.textContent = "";
+    this.errorBox.textContent = "";
     const info = store.validation.nodes?.[store.selection];
     this.costBox.textContent = info
       ? `→ ${shape(info.output_shape)} · ${t("editor.params", { n: compact(info.params ?? 0) })}`

@@ -11,6 +11,7 @@ import { stop, train } from "./jobs/runner.js";
 import { JobStatus } from "./jobs/status.js";
 import { Palette } from "./palette.js";
 import { PresetPicker } from "./presets.js";
+import { SettingsTabs } from "./settingstabs.js";
 import { exportState, importFile, shareUrl, stateFromHash } from "./share.js";
 import { blankSpec } from "./spec.js";
 import { on, replaceSpec, store } from "./store.js";
@@ -92,6 +93,8 @@ async function main() {
   new Palette($("palette"), $("palette-help"), canvas);
   new Inspector($("inspector"), canvas);
   new HyperParams($("hyper"));
+  new SettingsTabs({ layerTab: $("tab-layer"), trainTab: $("tab-train"), inspector: $("inspector"),
+    hyper: $("hyper") });
   new EditorStatus($("editor-status"));
   const presets = new PresetPicker($("preset-select"));
   new DatasetPicker({ select: $("dataset-select"), thumb: $("dataset-thumb"), button: $("dataset-preview-btn"),

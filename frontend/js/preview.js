@@ -19,24 +19,23 @@ export function previewKind(p) {
   return null;
 }
 
+/** [xmin, xmax, ymin, ymax] around the points with a 10% margin (the probes' grid uses the same rule). */
 export function pointExtent(points) {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const [x, y] of points) {
-    lo = Math.min(lo, x, y);
-    hi = Math.max(hi, x, y);
-  }
-  const pad = (hi - lo) * 0.06 || 1;
-  return [lo - pad, hi + pad];
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const pad = (lo, hi) => Math.max(hi - lo, 1e-3) * 0.1;
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  return [x0 - pad(x0, x1), x1 + pad(x0, x1), y0 - pad(y0, y1), y1 + pad(y0, y1)];
 }
 
-/** Scatter points [x, y, label] onto a canvas context over the square [lo, hi]². */
-export function drawPoints(ctx, points, [lo, hi], size, { radius = 2.4, stroke = true } = {}) {
-  const sx = (v) => ((v - lo) / (hi - lo)) * size;
+/** Scatter points [x, y, label] onto a size×size canvas covering extent [xmin, xmax, ymin, ymax]. */
+export function drawPoints(ctx, points, [x0, x1, y0, y1], size, { radius = 2.4, stroke = true } = {}) {
+  const sx = (v) => ((v - x0) / (x1 - x0)) * size;
+  const sy = (v) => size - ((v - y0) / (y1 - y0)) * size;
   const regression = points.some((p) => !Number.isInteger(p[2]));
   for (const [x, y, label] of points) {
     ctx.beginPath();
-    ctx.arc(sx(x), size - sx(y), radius, 0, Math.PI * 2);
+    ctx.arc(sx(x), sy(y), radius, 0, Math.PI * 2);
     ctx.fillStyle = regression ? valueColor(label) : classColor(label);
     ctx.fill();
     if (stroke) {

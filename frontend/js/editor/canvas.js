@@ -5,7 +5,7 @@ import { emit, on, set, store, updateSpec } from "../store.js";
 import * as g from "./graph.js";
 import { Viewport } from "./viewport.js";
 
-export const NODE_W = 164;
+export const NODE_W = 150;
 export const NODE_H = 62;
 export const LAYER_MIME = "application/x-layerlab-layer";
 
@@ -144,25 +144,19 @@ export class EditorCanvas {
     for (const box of this.nodesLayer.children) box.classList.toggle("selected", box.dataset.id === store.selection);
   }
 
-  /** Width hidden by the layer-settings panel when it is open, so fitting keeps nodes out from under it. */
-  reservedRight() {
-    const inspector = document.getElementById("inspector");
-    return inspector && !inspector.hidden ? inspector.getBoundingClientRect().width + 12 : 0;
-  }
-
   fit() {
     const ns = this.nodes;
     if (!ns.length) return;
     const xs = ns.map((n) => n.ui.x);
     const ys = ns.map((n) => n.ui.y);
     this.vp.fit({ x0: Math.min(...xs), y0: Math.min(...ys), x1: Math.max(...xs) + NODE_W,
-      y1: Math.max(...ys) + NODE_H + 24 }, 24, this.reservedRight());
+      y1: Math.max(...ys) + NODE_H + 24 });
   }
 
   /** Lay the graph out to the editor's visible width, then show it whole. */
   tidy() {
-    const width = (this.host.getBoundingClientRect().width || 800) - this.reservedRight();
-    g.autoLayout(this.nodes, Math.max(2, Math.floor((width - 40) / g.GRID.dx)));
+    const width = this.host.getBoundingClientRect().width || 800;
+    g.autoLayout(this.nodes, Math.max(4, Math.floor((width - 40) / g.GRID.dx)));
     emit("spec", "layout");
     this.fit();
   }
@@ -254,7 +248,8 @@ export class EditorCanvas {
   addLayer(kind, { ui = null, after = null } = {}) {
     let added = null;
     updateSpec((spec) => {
-      added = g.addNode(spec.model.nodes, kind, { ui, after });
+      const anchor = ui ? after : after ?? g.lastSink(spec.model.nodes)?.id ?? null;
+      added = g.addNode(spec.model.nodes, kind, { ui, after: anchor });
     });
     set("selection", added.id);
     // a click-added layer is placed by the layout (dropped ones stay where they were dropped)

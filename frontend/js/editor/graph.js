@@ -20,6 +20,11 @@ export function consumers(nodes, id) {
   return nodes.filter((n) => n.inputs.includes(id));
 }
 
+/** The last node (in spec order) that nothing consumes: where a clicked layer is appended by default. */
+export function lastSink(nodes) {
+  return [...nodes].reverse().find((n) => consumers(nodes, n.id).length === 0) ?? null;
+}
+
 /** True when `to` can reach... i.e. wiring from -> to would close a cycle (from is downstream of to). */
 export function wouldCycle(nodes, from, to) {
   if (from === to) return true;
@@ -123,7 +128,7 @@ export function depths(nodes) {
   return depth;
 }
 
-export const GRID = { dx: 188, dy: 84, x0: 24, y0: 24, bandGap: 36 };
+export const GRID = { dx: 172, dy: 84, x0: 24, y0: 24, bandGap: 36 };
 
 /**
  * Columns by depth, rows in spec order: a readable left-to-right drawing of any DAG. When there are more

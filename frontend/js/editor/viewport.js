@@ -38,9 +38,9 @@ export class Viewport {
   }
 
   /** Show the box {x0,y0,x1,y1} (world units) whole, centred, never enlarged past 1:1. */
-  fit(box, pad = 24, reserveRight = 0) {
+  fit(box, pad = 24) {
     const r = this.host.getBoundingClientRect();
-    const width = Math.max(160, r.width - reserveRight);
+    const width = r.width;
     const w = Math.max(1, box.x1 - box.x0);
     const h = Math.max(1, box.y1 - box.y0);
     const s = Math.min(1, (width - 2 * pad) / w, (r.height - 2 * pad - 28) / h);

@@ -26,10 +26,11 @@ export function decodeValues(buffer, offset, dtype, header = {}) {
   if (dtype === "uint8") {
     const u = new Uint8Array(bytes);
     const out = new Float32Array(u.length);
-    const lo = header.min ?? header.lo ?? null;
+    // quantised values: value = offset + u * scale (probabilities use scale 1/255), or a [min, max] range
+    const lo = header.min ?? header.lo ?? header.offset ?? 0;
     const hi = header.max ?? header.hi ?? null;
-    const scale = lo != null && hi != null ? (hi - lo) / 255 : 1;
-    for (let i = 0; i < u.length; i++) out[i] = lo != null ? lo + u[i] * scale : u[i];
+    const scale = header.scale ?? (hi != null ? (hi - lo) / 255 : 1);
+    for (let i = 0; i < u.length; i++) out[i] = lo + u[i] * scale;
     return out;
   }
   throw new Error(`unknown dtype ${dtype}`);

@@ -57,6 +57,12 @@ export class RunData {
   }
 
   metrics(f) {
+    if (f.kind === "layers") {
+      // per-layer statistics: gradient norms (gradient flow) and activation statistics
+      if (f.grad_norms) this.gradients(f.step ?? this.step, f.grad_norms);
+      if (f.activations) this.layerStats = { step: f.step, values: f.activations };
+      return;
+    }
     const evaluation = f.kind === "eval";
     const name = evaluation ? (f.split === "train" ? "train" : "test") : "batch";
     const s = this.series[name];

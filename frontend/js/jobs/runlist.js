@@ -69,7 +69,7 @@ export class RunList {
       overlay ? el("span", { class: "overlay-swatch" }) : null, t("runs.overlay"));
     if (overlay) overlayBtn.firstChild.style.background = overlay.color;
     overlayBtn.addEventListener("click", () => this.toggleOverlay(job));
-    const when = job.created_at ? new Date(job.created_at).toLocaleTimeString() : "";
+    const when = job.created_at ? new Date(job.created_at * 1000).toLocaleTimeString() : "";
     const where = job.queue_position != null && job.status === "queued" ? ` · #${job.queue_position}` : "";
     return el("article", { class: "run-card", testid: `run-${job.id}`, dataset: { id: job.id, status: job.status } },
       el("div", { class: "run-head" },

@@ -1,7 +1,7 @@
 // Train / Stop and following the watched run: submit the edited spec, stream its events into a RunData,
 // replay a past run from seq 0, cancel.
 import { ApiError, api, specError } from "../api.js";
-import { t } from "../i18n.js";
+import { pick, t } from "../i18n.js";
 import { jobSpec } from "../spec.js";
 import { emit, set, store } from "../store.js";
 import { toast } from "../toast.js";
@@ -47,6 +47,7 @@ export async function train() {
   set("submitting", true);
   try {
     const spec = jobSpec(store.spec);
+    spec.name ||= defaultName(spec);
     const job = await api.submit(spec);
     const run = watch(job.id, spec, { label: spec.name || null });
     run.text({ type: "status", status: job.status ?? "queued", queue_position: job.queue_position ?? null });
@@ -63,6 +64,15 @@ export async function train() {
   } finally {
     set("submitting", false);
   }
+}
+
+/** A readable run name when the user gave none: data set, layer count, time. */
+function defaultName(spec) {
+  const info = store.catalogue.datasetByName.get(spec.data.dataset);
+  const title = info ? pick(info.title) : spec.data.dataset;
+  const layers = spec.model.nodes.filter((n) => n.type !== "input").length;
+  const time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return `${title} · ${t("runs.layers", { n: layers })} · ${time}`;
 }
 
 export async function stop() {

@@ -3,7 +3,7 @@
 import { el } from "../format.js";
 import { t } from "../i18n.js";
 import { session } from "../jobs/session.js";
-import { drawPoints } from "../preview.js";
+import { drawPoints, pointExtent } from "../preview.js";
 import { store } from "../store.js";
 import { classColorRgb } from "./colormap.js";
 import { MapGrid } from "./grid.js";
@@ -12,10 +12,11 @@ import { framesFor, tile } from "./tile.js";
 
 const SIZE = 240;
 
-/** The square the map covers: from the frame header, else the preview's domain, else [-1, 1]². */
+/** [xmin, xmax, ymin, ymax] the map covers: the frame's extent, else the same rule around the preview points. */
 function extentOf(header) {
-  const e = header?.extent ?? header?.domain ?? store.preview?.domain ?? [-1, 1, -1, 1];
-  return [Math.min(e[0], e[2]), Math.max(e[1], e[3])];
+  if (header?.extent) return header.extent;
+  if (store.preview?.kind === "points") return pointExtent(store.preview.points);
+  return [-1, 1, -1, 1];
 }
 
 /** Many classes: each pixel takes its argmax class colour, paler where the model is unsure. */
@@ -70,7 +71,7 @@ export class BoundaryView {
   }
 
   drawMap(frame) {
-    const [lo, hi] = extentOf(frame?.header);
+    const extent = extentOf(frame?.header);
     const box = this.tiles[0];
     if (frame) {
       const shape = frame.header.shape;
@@ -94,7 +95,7 @@ export class BoundaryView {
     }
     const ctx = this.points.getContext("2d");
     ctx.clearRect(0, 0, SIZE, SIZE);
-    if (store.preview?.kind === "points") drawPoints(ctx, store.preview.points, [lo, hi], SIZE, { radius: 2.6 });
+    if (store.preview?.kind === "points") drawPoints(ctx, store.preview.points, extent, SIZE, { radius: 2.6 });
   }
 
   drawNeurons(run) {

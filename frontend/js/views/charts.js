@@ -46,7 +46,8 @@ export class CurveChart {
       scales: { x: { time: false }, y: this.log ? { distr: 3 } : this.percent ? { range: [0, 1] } : {} },
       axes: [
         { stroke: "#687789", grid: { stroke: "#eef2f6" }, ticks: { stroke: "#dbe2ea" }, size: 26 },
-        { stroke: "#687789", grid: { stroke: "#eef2f6" }, ticks: { stroke: "#dbe2ea" }, size: 42, values: fmt },
+        { stroke: "#687789", grid: { stroke: "#eef2f6" }, ticks: { stroke: "#dbe2ea" }, size: this.percent ? 50 : 46,
+          values: fmt },
       ],
       series: [{ label: "step" }, ...list.map((s) => ({
         label: s.label,

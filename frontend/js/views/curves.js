@@ -3,7 +3,7 @@ import { el } from "../format.js";
 import { t } from "../i18n.js";
 import { session } from "../jobs/session.js";
 import { CurveChart } from "./charts.js";
-import { tile } from "./tile.js";
+import { tile, waiting } from "./tile.js";
 
 const COLORS = { batch: "#b9d3ea", train: "#0877bd", test: "#f59322" };
 
@@ -11,8 +11,10 @@ export class CurvesView {
   constructor() {
     this.lossHost = el("div", { class: "chart-host" });
     this.accHost = el("div", { class: "chart-host" });
-    this.lossTile = tile("views.loss", "loss-chart", this.lossHost);
-    this.accTile = tile("views.accuracy", "accuracy-chart", this.accHost);
+    this.lossWait = waiting();
+    this.accWait = waiting();
+    this.lossTile = tile("views.loss", "loss-chart", this.lossHost, this.lossWait);
+    this.accTile = tile("views.accuracy", "accuracy-chart", this.accHost, this.accWait);
     this.tiles = [this.lossTile, this.accTile];
     this.loss = new CurveChart(this.lossHost, { label: "loss" });
     this.acc = new CurveChart(this.accHost, { label: "accuracy", percent: true });
@@ -26,7 +28,7 @@ export class CurvesView {
       for (const name of ["batch", "train", "test"]) {
         const s = run.series[name];
         if (!s.step.length || s[metric].every((v) => v == null)) continue;
-        list.push({ label: `${t(name === "batch" ? "views.train" : `views.${name}`)}${name === "batch" ? " (batch)" : ""}`,
+        list.push({ label: t(`views.${name}`),
           color: COLORS[name], x: s.step, y: s[metric], width: name === "batch" ? 1 : 2,
           points: name !== "batch" && s.step.length < 60 });
       }
@@ -49,10 +51,15 @@ export class CurvesView {
     const key = `${run?.id}:${run?.version}:${overlays}`;
     if (key === this.lastKey) return;
     this.lastKey = key;
-    this.loss.update(this.series("loss"));
+    const loss = this.series("loss");
+    this.lossWait.hidden = loss.length > 0;
+    this.lossHost.hidden = loss.length === 0;
+    if (loss.length) this.loss.update(loss);
     const acc = this.series("acc");
+    this.accWait.hidden = acc.length > 0;
+    this.accHost.hidden = acc.length === 0;
     this.accTile.hidden = !acc.length && Boolean(run);
-    this.acc.update(acc);
+    if (acc.length) this.acc.update(acc);
     const last = run?.series.test.loss.at(-1) ?? run?.series.batch.loss.at(-1);
     this.lossTile.note.textContent = last != null ? ` ${last.toFixed(4)}` : "";
     const lastAcc = run?.series.test.acc.at(-1);

@@ -77,30 +77,41 @@ export class HistogramView {
     this.seen = "";
   }
 
+  /** Frames are [layers, bins] counts with meta {nodes, ranges} (or one [bins] frame per node). */
   draw() {
-    const frames = framesFor(session.current, "histograms").slice(0, 12);
+    const frames = framesFor(session.current, "histograms");
     this.empty.hidden = frames.length > 0;
     const key = frames.map((f) => f.header.seq).join(",");
     if (key === this.seen) return;
     this.seen = key;
-    this.host.replaceChildren(...frames.map((f) => this.histogram(f)));
+    const cells = [];
+    for (const f of frames) {
+      const s = f.header.shape;
+      const rows = s.length === 2 ? s[0] : 1;
+      const bins = s.at(-1);
+      for (let r = 0; r < rows && cells.length < 12; r++) {
+        const name = f.header.nodes?.[r] ?? f.header.node;
+        const range = f.header.ranges?.[r] ?? f.header.range ?? [f.header.min, f.header.max];
+        cells.push(this.histogram(name, f.values.subarray(r * bins, (r + 1) * bins), range));
+      }
+    }
+    this.host.replaceChildren(...cells);
   }
 
-  histogram(f) {
+  histogram(name, v, [lo, hi]) {
     const c = el("canvas", { width: "120", height: "44" });
     const ctx = c.getContext("2d");
-    const v = f.values;
-    const max = Math.max(...v, 1e-9);
+    let max = 1e-9;
+    for (const x of v) max = Math.max(max, x);
     const w = 120 / v.length;
-    const [lo, hi] = f.header.range ?? [f.header.min, f.header.max];
     for (let i = 0; i < v.length; i++) {
       const x = lo != null ? lo + ((i + 0.5) / v.length) * (hi - lo) : i - v.length / 2;
       ctx.fillStyle = x < 0 ? "#f59322" : "#0877bd";
       const h = (v[i] / max) * 42;
       ctx.fillRect(i * w, 44 - h, Math.max(1, w - 0.5), h);
     }
-    const range = lo != null ? `${Number(lo).toFixed(2)} … ${Number(hi).toFixed(2)}` : "";
-    return el("figure", { class: "hist-cell" }, c, el("figcaption", { text: `${f.header.node} ${range}` }));
+    const range = lo != null ? ` ${Number(lo).toFixed(2)}…${Number(hi).toFixed(2)}` : "";
+    return el("figure", { class: "hist-cell" }, c, el("figcaption", { text: `${name}${range}` }));
   }
 }
 
