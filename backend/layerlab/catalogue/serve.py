@@ -17,13 +17,10 @@ from .base import LAYERS
 from .datasets import catalogue_json as datasets_catalogue_json
 from .labs import labs_json
 from .limits import Limits
+from .presets import presets_json
 from .probes import ProbeSpec
 from .spec import JobSpec
 from .training import training_catalogue_json
-
-
-def presets_json() -> list[dict[str, Any]]:
-    return []
 
 
 @lru_cache(maxsize=1)
