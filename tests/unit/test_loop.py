@@ -364,3 +364,34 @@ def test_seq2seq_test_accuracy_uses_greedy_decoding() -> None:
     assert honest.test_accuracy == 1.0 and honest.train_accuracy == 1.0
     assert cheat.train_accuracy == pytest.approx(0.8)  # teacher forcing hands it 4 of 5 tokens
     assert cheat.test_accuracy < 0.3  # alone it only has its own (wrong) guesses to copy
+
+
+def test_device_auto_falls_back_to_cpu_and_cuda_is_refused_without_a_gpu() -> None:
+    from layerlab.training.device import DeviceUnavailable, resolve_device
+
+    assert resolve_device("cpu").type == "cpu"
+    if torch.cuda.is_available():
+        assert resolve_device("auto").type == "cuda"
+    else:
+        assert resolve_device("auto").type == "cpu"
+        with pytest.raises(DeviceUnavailable):
+            resolve_device("cuda")
+
+
+def test_real_spec_with_built_model_and_generated_data_is_bit_identical() -> None:
+    """End to end through load_dataset and build_model: same spec, same seed, same losses and weights."""
+    spec = JobSpec.model_validate({
+        "model": {"nodes": [
+            {"id": "x", "type": "input", "params": {"shape": [2]}},
+            {"id": "hidden", "type": "dense", "params": {"units": 16}, "inputs": ["x"]},
+            {"id": "relu", "type": "activation", "params": {"fn": "relu"}, "inputs": ["hidden"]},
+            {"id": "drop", "type": "dropout", "params": {"p": 0.2}, "inputs": ["relu"]},
+            {"id": "out", "type": "dense", "params": {"units": 2}, "inputs": ["drop"]},
+        ]},
+        "data": {"dataset": "moons", "n_samples": 200},
+        "train": {"epochs": 2, "batch_size": 16, "seed": 3, "device": "cpu", "init": {"scheme": "he"}},
+    })
+    first, second = list(train_records(spec)), list(train_records(spec))
+    assert [r.loss for r in steps(first)] == [r.loss for r in steps(second)]
+    assert len(steps(first)) == 2 * 10
+    assert first[-1].test_accuracy == second[-1].test_accuracy and first[-1].test_accuracy > 0.7

@@ -281,7 +281,8 @@ PRESETS: tuple[Preset, ...] = (
              "畳み込み層・バッチ標準化層・ReLU・最大値プーリングを 2 回重ね、最後に全結合層。学習された 3×3 フィルタと"
              "各層の特徴マップを見る。"),
         job("CNN on MNIST-5k", chain(n("x", "input", shape=[1, 28, 28]), *_cnn_body(), n("out", "dense", units=10)),
-            {"dataset": "mnist5k"}, optimizer={"name": "adam", "lr": 0.003}, epochs=4, batch_size=32),
+            {"dataset": "mnist5k"}, optimizer={"name": "adam", "lr": 0.003}, epochs=4, batch_size=32,
+            schedule={"name": "cosine"}),
         Expect("test_accuracy", 0.95),
     ),
     Preset(

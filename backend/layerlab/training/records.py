@@ -43,7 +43,11 @@ class StepRecord:
 
 @dataclass(frozen=True, slots=True)
 class EvalRecord:
-    """Loss and accuracy over a whole split, in eval mode (seq2seq test accuracy: greedy decoding)."""
+    """Loss and accuracy over a whole split, in eval mode.
+
+    For seq2seq the loss is teacher-forced on both splits (comparable with training); the test accuracy
+    comes from greedy decoding (what the model really produces), the train accuracy stays teacher-forced.
+    """
 
     step: int
     epoch: int
