@@ -100,6 +100,22 @@ def test_reconstruction_and_regression_targets_accepted() -> None:
     validate_request(g.job(g.mlp(classes=2), "moons", loss="mse"), LIMITS)
 
 
+def test_model_only_uses_default_training_settings_within_caps() -> None:
+    body = {"model": g.mlp()}
+    assert validate_request(body, LIMITS).memory.batch_size == 32
+    small = validate_request(body, Limits(max_batch=8, max_epochs=1))
+    assert small.memory.batch_size == 8
+
+
+def test_memory_estimate_ignores_an_outer_no_grad() -> None:
+    body = {"model": g.recurrent_classifier("lstm")}
+    plain = validate_request(body, LIMITS).memory
+    with torch.no_grad():
+        inside = validate_request(body, LIMITS).memory
+    assert inside == plain
+    assert plain.activations_per_sample > sum(4 * 13 * d for d in (8, 32))  # gates saved, not only outputs
+
+
 def test_caps_are_inclusive_bounds() -> None:
     """Exactly at a cap passes, one above fails."""
     body = {"model": g.mlp(hidden=16)}

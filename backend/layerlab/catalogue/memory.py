@@ -96,7 +96,7 @@ def node_saved_bytes(node: ResolvedNode) -> tuple[int, int]:
     with torch.device("meta"):
         inputs = [torch.zeros((1, *s.dims), dtype=torch.long if s.dtype == "long" else None) for s in shapes]
         try:
-            with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
                 module(*inputs)
         except (RuntimeError, NotImplementedError, TypeError, ValueError, IndexError):
             saved = 0

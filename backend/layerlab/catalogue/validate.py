@@ -88,14 +88,17 @@ def validate_request(raw: Any, limits: Limits) -> ValidationReport:
 
 
 def validate_model(model: ModelSpec, limits: Limits, train: TrainSpec | None = None) -> ValidationReport:
-    """Topology, params, shapes, outputs and the model's caps (memory at the given or default batch)."""
+    """Topology, params, shapes, outputs and the model's caps; step memory at the given training settings, or
+    at the default batch size (capped by max_batch) with Adam when there are none."""
     from ..training.build import input_fields
 
-    train = train or TrainSpec()
     graph = resolve_graph(model, before_params=lambda n: caps.check_node_count(n, limits))
     caps.check_params(graph, limits)
     caps.check_seq_len(graph, limits)
-    caps.check_train_settings(train, limits)
+    if train is None:
+        train = TrainSpec(batch_size=min(TrainSpec().batch_size, limits.max_batch))
+    else:
+        caps.check_train_settings(train, limits)
     return ValidationReport(model, graph, input_fields(graph), caps.check_memory(graph, train, limits))
 
 
