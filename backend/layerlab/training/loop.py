@@ -99,9 +99,12 @@ def _phase_data(bundle: Any, fields: list[str], train: TrainSpec, device: torch.
 
 
 def freeze_nodes(model: nn.Module, node_ids: list[str]) -> int:
-    """Stop gradients for the listed nodes' parameters; returns how many parameter tensors were frozen."""
+    """Stop gradients for the listed nodes' parameters; returns how many parameter tensors were frozen.
+
+    Only parameters are fixed: a frozen BatchNorm still updates its running statistics in train mode.
+    """
     layers = getattr(model, "layers", None)
-    modules = layers if isinstance(layers, nn.ModuleDict) else nn.ModuleDict(dict(model.named_children()))
+    modules = dict(layers.items()) if isinstance(layers, nn.ModuleDict) else dict(model.named_children())
     frozen = 0
     for node_id in node_ids:
         if node_id not in modules:
