@@ -18,7 +18,7 @@ from . import caps, compat
 from .dag import node_label
 from .datasets import DataSpec, signature
 from .errors import SpecError
-from .jsonguard import check_raw
+from .jsonguard import check_node_count, check_raw
 from .limits import Limits
 from .memory import MemoryEstimate
 from .pydantic_errors import first_error
@@ -80,6 +80,8 @@ class ValidationReport:
 
 def validate_request(raw: Any, limits: Limits) -> ValidationReport:
     """Check a decoded JSON body: a whole job spec, or {"model": ...} alone (checks what it is given)."""
+    if isinstance(raw, dict):
+        check_node_count(raw, limits.max_nodes)  # a node-list bomb is refused before it is walked
     check_raw(raw, limits.max_json_depth)
     if set(raw) <= {"model"}:
         model = _parse(ModelSpec, raw.get("model"), raw, prefix=["model"])
