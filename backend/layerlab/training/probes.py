@@ -239,6 +239,15 @@ class Probes:
                 for node in [n for n in hidden if types[n] in VECTOR_TYPES and rank[n] == 1
                              and not g.shown_before_activation(n)][:AUTO_NODES]:
                     items.append(self._neuron_map_item(node, plane))
+        # the views that say what a sequence model does come first in the rotation: attention, then gates
+        if self._wanted("attention"):
+            for node in [n for n in g.order if hasattr(g.layers[n], "last_weights")]:
+                items.append(self._attention_item(node, "last_weights", node))
+                if getattr(g.layers[node], "cross_attn", None) is not None:
+                    items.append(self._attention_item(node, "last_cross_weights", f"{node}:cross"))
+        if self._wanted("lstm_gates"):
+            for node in [n for n in g.order if types[n] == "lstm"]:
+                items.append(self._gates_item(node))
         if self._wanted("activations"):
             vectors = [n for n in hidden if rank[n] == 1 and types[n] in VECTOR_TYPES
                        and not g.shown_before_activation(n)]
@@ -254,14 +263,6 @@ class Probes:
         if self._wanted("filters"):
             for node in [n for n in g.order if types[n] in ("conv2d", "conv1d")][:AUTO_NODES]:
                 items.append(lambda step, m, node=node: maps.filters(node, step, g.layers[node]))
-        if self._wanted("attention"):
-            for node in [n for n in g.order if hasattr(g.layers[n], "last_weights")]:
-                items.append(self._attention_item(node, "last_weights", node))
-                if getattr(g.layers[node], "cross_attn", None) is not None:
-                    items.append(self._attention_item(node, "last_cross_weights", f"{node}:cross"))
-        if self._wanted("lstm_gates"):
-            for node in [n for n in g.order if types[n] == "lstm"]:
-                items.append(self._gates_item(node))
         if self._wanted("reconstructions") and self.spec.train.target == "input":
             items.append(self._reconstruction_item(out_id, samples))
         if self._wanted("weight_histograms") and self._param_nodes:
