@@ -169,3 +169,11 @@ def _raw_node_label(raw: dict, i: int) -> tuple[str | None, str]:
         kind = node.get("type")
         return node_id, node_label(node_id, kind) if isinstance(kind, str) else node_id
     return None, f"model.nodes[{i}]"
+
+
+def warm_up() -> None:
+    """Validate a tiny model once, so the first user request does not pay for torch's lazily imported meta
+    kernels (seconds on a busy machine). Servers call this at start-up."""
+    body = {"nodes": [{"id": "x", "type": "input", "params": {"shape": [2]}},
+                      {"id": "h", "type": "dense", "params": {"units": 2}, "inputs": ["x"]}]}
+    validate_model(ModelSpec.model_validate(body), Limits())
