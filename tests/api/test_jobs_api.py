@@ -19,8 +19,8 @@ import torch
 from fastapi.testclient import TestClient
 from safetensors.torch import load as load_safetensors
 
-from conftest import LiveServer, start_server
 from jobkit import events, mlp, submit, wait_for
+from serverkit import LiveServer, start_server
 
 ENV = {
     "LAYERLAB_JOBS__CPU_SLOTS": "2",

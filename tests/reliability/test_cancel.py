@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from jobkit import descendants, events, get, long_job, mlp, submit, wait_first_metrics, wait_for, wait_gone
 
-from conftest import LiveServer, start_server
+from jobkit import descendants, events, get, long_job, mlp, submit, wait_first_metrics, wait_for, wait_gone
+from serverkit import LiveServer, start_server
 
 ENV = {"LAYERLAB_JOBS__CPU_SLOTS": "1", "LAYERLAB_JOBS__THREADS_PER_JOB": "1", "LAYERLAB_LIMITS__MAX_QUEUED": "10"}
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from jobkit import descendants, long_job, mlp, submit, wait_for
 
-from conftest import LiveServer, start_server
+from jobkit import descendants, long_job, mlp, submit, wait_for
+from serverkit import LiveServer, start_server
 
 ENV = {
     "LAYERLAB_JOBS__CPU_SLOTS": "1",

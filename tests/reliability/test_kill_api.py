@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import httpx
-from jobkit import descendants, events, get, long_job, mlp, submit, wait_first_metrics, wait_for, wait_gone
 
-from conftest import start_server
+from jobkit import descendants, events, get, long_job, mlp, submit, wait_first_metrics, wait_for, wait_gone
+from serverkit import start_server
 
 ENV = {"LAYERLAB_JOBS__CPU_SLOTS": "1", "LAYERLAB_JOBS__THREADS_PER_JOB": "1", "LAYERLAB_LIMITS__MAX_QUEUED": "10"}
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from jobkit import (
     get,
     long_job,
@@ -21,8 +22,7 @@ from jobkit import (
     wait_for,
     wait_gone,
 )
-
-from conftest import LiveServer, start_server
+from serverkit import LiveServer, start_server
 
 WALL_CAP_S = 8
 HEARTBEAT_TIMEOUT_S = 2
