@@ -197,10 +197,10 @@ for body, batch in json.loads(sys.stdin.read()):
 """
 
 MEMORY_CASES = {
-    "cnn": (g.cnn(side=28), 512),
-    "wide mlp": (g.mlp(hidden=2048, features=784, classes=10), 256),
-    "transformer": (g.transformer(blocks=4, seq=256, d=64), 32),
-    "seq2seq": (g.seq2seq_attention(hidden=256), 512),
+    "cnn": (g.cnn(side=28), 256),
+    "wide mlp": (g.mlp(hidden=2048, features=784, classes=10), 64),
+    "transformer": (g.transformer(blocks=2, seq=128, d=64), 32),
+    "seq2seq": (g.seq2seq_attention(hidden=128), 256),
 }
 
 

@@ -1,7 +1,8 @@
 """Conservative estimate of one training step's memory, without allocating a real tensor.
 
-weights + gradients + optimizer state (+ one parameter-sized temporary for the foreach optimizer step) +
-buffers + batch × activations × 2, where activations per sample
+weights + gradients + optimizer state (+ two parameter-sized temporaries for the foreach optimizer step) +
+buffers + a fixed runtime workspace (kernel scratch space, allocator slack: measured 10–40 MiB on CPU) +
+batch × activations × 2, where activations per sample
 are the larger of (a) every node's output and (b) what autograd saves for backward when each node's module,
 built on the meta device, runs on meta inputs of its input shapes (meta tensors have shapes but no storage,
 so internal tensors such as LSTM gates or attention scores are counted without being computed).
@@ -24,6 +25,8 @@ OPTIMIZER_STATE_SLOTS: dict[str, int] = {
     "sgd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 2, "adam": 2, "adamw": 2,
 }
 FLOAT_BYTES = 4
+OPTIMIZER_TEMPORARIES = 2
+RUNTIME_WORKSPACE = 16 * 1024 * 1024
 RECURRENT_PROBE_STEPS = 4
 RECURRENT = (nn.RNNBase, nn.RNNCellBase)
 
@@ -39,12 +42,14 @@ class MemoryEstimate:
     optimizer: int
     optimizer_temporaries: int
     buffers: int
+    workspace: int
     activations_per_sample: int
     batch_size: int
 
     @property
     def total(self) -> int:
         return (self.weights + self.gradients + self.optimizer + self.optimizer_temporaries + self.buffers
+                + self.workspace
                 + self.batch_size * self.activations_per_sample * 2)
 
 
@@ -60,8 +65,9 @@ def estimate_step_memory(graph: ResolvedGraph, batch_size: int, optimizer: str) 
         weights=params * FLOAT_BYTES,
         gradients=params * FLOAT_BYTES,
         optimizer=params * FLOAT_BYTES * OPTIMIZER_STATE_SLOTS[optimizer],
-        optimizer_temporaries=params * FLOAT_BYTES,
+        optimizer_temporaries=params * FLOAT_BYTES * OPTIMIZER_TEMPORARIES,
         buffers=buffers,
+        workspace=RUNTIME_WORKSPACE,
         activations_per_sample=max(outputs, saved),
         batch_size=batch_size,
     )
