@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
+from layerlab.catalogue.base import LAYERS
 from layerlab.catalogue.spec import ModelSpec
 from layerlab.training.build import build_model, count_parameters
 from layerlab.training.export_py import model_py, variable_names
@@ -44,6 +45,22 @@ SPECS = {
         g.node("decoder", "transformer_decoder_block", ["tgt_pos", "memory"], num_heads=2, ff_dim=32, dropout=0.0),
         g.node("logits", "dense", ["decoder"], units=g.VOCAB)),
 }
+
+
+
+def registry_specs() -> dict[str, dict]:
+    """One small model per registered layer kind (its example inputs feeding it), so a new kind is exported too."""
+    out = {}
+    for kind_type, kind in sorted(LAYERS.items()):
+        if not kind.example_inputs:
+            continue
+        inputs = [g.node(f"in{i}", "input", shape=list(s.dims), dtype=s.dtype)
+                  for i, s in enumerate(kind.example_inputs)]
+        out[f"kind_{kind_type}"] = g.model(*inputs, g.node("layer", kind_type, [n["id"] for n in inputs]))
+    return out
+
+
+SPECS.update(registry_specs())
 
 # Runs with -I (no script dir, no user site) and an import blocker, so model.py cannot lean on layerlab.
 RUNNER = r"""
