@@ -47,10 +47,12 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     import uvicorn
 
+    from .api.ws import UVICORN_WS_OPTIONS
     from .app import create_app
 
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level=settings.log_level)
+    uvicorn.run(app, host=settings.host, port=settings.port, workers=1, log_level=settings.log_level,
+                **UVICORN_WS_OPTIONS)
     return 0
 
 
