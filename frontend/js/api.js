@@ -60,10 +60,10 @@ export const api = {
   jobs: (limit = 50) => request("GET", `/api/jobs?limit=${limit}`),
   job: (id) => request("GET", `/api/jobs/${encodeURIComponent(id)}`),
   cancel: (id) => request("POST", `/api/jobs/${encodeURIComponent(id)}/cancel`),
-  metrics: (id, afterSeq = 0) => request("GET", `/api/jobs/${encodeURIComponent(id)}/metrics?after_seq=${afterSeq}`),
+  metrics: (id, afterSeq = -1) => request("GET", `/api/jobs/${encodeURIComponent(id)}/metrics?after_seq=${afterSeq}`),
   preview: (data) => request("POST", "/api/datasets/preview", data),
   artifactUrl: (id, name) => `/api/jobs/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(name)}`,
-  streamUrl: (id, afterSeq = 0) => {
+  streamUrl: (id, afterSeq = -1) => {
     const proto = location.protocol === "https:" ? "wss:" : "ws:";
     return `${proto}//${location.host}/api/jobs/${encodeURIComponent(id)}/stream?after_seq=${afterSeq}`;
   },

@@ -13,6 +13,7 @@ export class EditorStatus {
 
   render() {
     const v = store.validation;
+    this.host.dataset.state = v.state;
     if (v.state === "pending") return;
     if (v.state === "ok") {
       this.host.replaceChildren(el("span", { class: "ok", text: `✓ ${t("editor.valid")}` }),

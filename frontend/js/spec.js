@@ -51,6 +51,6 @@ export function normaliseSpec(raw) {
     n.params ??= {};
     n.inputs ??= [];
   }
-  if (needsLayout(spec.model.nodes)) autoLayout(spec.model.nodes, 5);
+  if (needsLayout(spec.model.nodes)) autoLayout(spec.model.nodes, 7);
   return spec;
 }

@@ -32,7 +32,7 @@ def preset_with(server_url: str, node_type: str) -> str:
 
 
 def wait_valid(page: Page) -> None:
-    page.wait_for_selector("#editor-status .ok", timeout=10_000)
+    page.wait_for_selector("#editor-status[data-state=ok] .ok", timeout=10_000)
 
 
 def start_training(page: Page) -> str:
@@ -89,7 +89,7 @@ def test_build_mlp_by_hand_train_on_spiral_watch_and_stop(page_factory: Callable
     wait_valid(page)
     for node, shape in (("dense1", "[16]"), ("activation1", "[16]"), ("dense2", "[2]")):
         assert shape in page.get_by_test_id(f"node-{node}").inner_text()
-    page.get_by_test_id("canvas").click(position={"x": 30, "y": 300})  # deselect: training settings again
+    page.click("#tab-train")  # the training settings tab of the strip under the editor
     page.locator("input[name='epochs']").fill("50")
     page.locator("input[name='optimizer.lr']").fill("0.03")
     start_training(page)
@@ -130,6 +130,7 @@ def test_invalid_wiring_shows_the_error_on_its_node(page_factory: Callable[..., 
     page = page_factory()
     page.click("#new-button")
     page.get_by_test_id("dataset-select").select_option("spiral")
+    wait_valid(page)
     canvas = page.get_by_test_id("canvas")
     # drag a Conv2d onto the canvas right of the input layer, then wire the input's output port to its input port
     box, where = page.get_by_test_id("node-input").bounding_box(), canvas.bounding_box()
@@ -159,7 +160,7 @@ def test_share_url_restores_the_same_network(page_factory: Callable[..., Page], 
     page.get_by_test_id("preset-select").select_option(preset_with(server_url, "dense"))
     page.get_by_test_id("palette-item-dropout").click()
     wait_valid(page)
-    page.get_by_test_id("canvas").click(position={"x": 20, "y": 20})
+    page.click("#tab-train")
     page.locator("input[name='optimizer.lr']").fill("0.0042")
     page.get_by_test_id("share-button").click()
     url = page.evaluate("location.href")

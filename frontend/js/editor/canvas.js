@@ -1,12 +1,14 @@
 // The network editor: DOM nodes (clickable by tests and people) and SVG links over a pannable world.
 import { onLangChange, pick, t } from "../i18n.js";
 import { compact, el, shape, svg } from "../format.js";
+import { requestDraw } from "../frame.js";
+import { session } from "../jobs/session.js";
 import { emit, on, set, store, updateSpec } from "../store.js";
 import * as g from "./graph.js";
 import { Viewport } from "./viewport.js";
 
 export const NODE_W = 150;
-export const NODE_H = 62;
+export const NODE_H = 54;
 export const LAYER_MIME = "application/x-layerlab-layer";
 
 export class EditorCanvas {
@@ -30,6 +32,7 @@ export class EditorCanvas {
     on("spec", (what) => (what === "layout" ? this.drawLinks() : this.render()));
     on("selection", () => this.markSelection());
     on("validation", () => this.updateBadges());
+    on("run", () => requestDraw(this.statsFn ??= () => this.updateStats()));
     onLangChange(() => this.render());
   }
 
@@ -72,7 +75,7 @@ export class EditorCanvas {
     const k = this.slots(node);
     for (let i = 0; i < k; i++) {
       const port = el("div", { class: "port in", dataset: { slot: String(i) } }, k > 1 ? String(i + 1) : null);
-      port.style.top = `${(NODE_H * (i + 1)) / (k + 1) - 7}px`;
+      port.style.left = `${(NODE_W * (i + 1)) / (k + 1) - 7}px`;
       box.append(port);
     }
     box.append(el("div", { class: "port out" }));
@@ -86,15 +89,16 @@ export class EditorCanvas {
     return this.nodesLayer.querySelector(`.node[data-id="${CSS.escape(id)}"]`);
   }
 
+  /** Where links attach: inputs along the top edge (in slot order), the output at the bottom centre. */
   portPos(node, slot) {
-    if (slot == null) return { x: node.ui.x + NODE_W, y: node.ui.y + NODE_H / 2 };
+    if (slot == null) return { x: node.ui.x + NODE_W / 2, y: node.ui.y + NODE_H };
     const k = Math.max(1, this.slots(node));
-    return { x: node.ui.x, y: node.ui.y + (NODE_H * (slot + 1)) / (k + 1) };
+    return { x: node.ui.x + (NODE_W * (slot + 1)) / (k + 1), y: node.ui.y };
   }
 
   static curve(a, b) {
-    const dx = Math.max(40, Math.abs(b.x - a.x) / 2);
-    return `M${a.x},${a.y} C${a.x + dx},${a.y} ${b.x - dx},${b.y} ${b.x},${b.y}`;
+    const dy = Math.max(30, Math.abs(b.y - a.y) / 2);
+    return `M${a.x},${a.y} C${a.x},${a.y + dy} ${b.x},${b.y - dy} ${b.x},${b.y}`;
   }
 
   drawLinks() {
@@ -140,6 +144,26 @@ export class EditorCanvas {
     }
   }
 
+  /** While a run streams layer statistics, ReLU nodes show the share of their units that never fire ("dead"). */
+  updateStats() {
+    const stats = session.current?.layerStats?.values ?? {};
+    for (const n of this.nodes) {
+      const box = this.nodeBox(n.id);
+      if (!box) continue;
+      const dead = stats[n.id]?.dead;
+      let badge = box.querySelector(".node-dead");
+      if (dead == null || !(dead > 0)) {
+        badge?.remove();
+        continue;
+      }
+      if (!badge) {
+        badge = el("span", { class: "node-dead", title: t("editor.dead.title") });
+        box.append(badge);
+      }
+      badge.textContent = t("editor.dead", { p: Math.round(dead * 100) });
+    }
+  }
+
   markSelection() {
     for (const box of this.nodesLayer.children) box.classList.toggle("selected", box.dataset.id === store.selection);
   }
@@ -149,14 +173,15 @@ export class EditorCanvas {
     if (!ns.length) return;
     const xs = ns.map((n) => n.ui.x);
     const ys = ns.map((n) => n.ui.y);
-    this.vp.fit({ x0: Math.min(...xs), y0: Math.min(...ys), x1: Math.max(...xs) + NODE_W,
-      y1: Math.max(...ys) + NODE_H + 24 });
+    const bad = ns.find((n) => n.id === store.validation.error?.node_id);
+    this.vp.fit({ x0: Math.min(...xs), y0: Math.min(...ys), x1: Math.max(...xs, bad ? bad.ui.x + 230 : -Infinity) + NODE_W,
+      y1: Math.max(...ys) + NODE_H + 12 });
   }
 
   /** Lay the graph out to the editor's visible width, then show it whole. */
   tidy() {
-    const width = this.host.getBoundingClientRect().width || 800;
-    g.autoLayout(this.nodes, Math.max(4, Math.floor((width - 40) / g.GRID.dx)));
+    const height = this.host.getBoundingClientRect().height || 500;
+    g.autoLayout(this.nodes, Math.max(5, Math.floor((height - 60) / g.GRID.dy)));
     emit("spec", "layout");
     this.fit();
   }

@@ -58,7 +58,7 @@ export function addNode(nodes, kind, { after = null, ui = null } = {}) {
   if (prev && maxInputs(kind) > 0) {
     for (const c of consumers(nodes, prev.id)) c.inputs = c.inputs.map((i) => (i === prev.id ? node.id : i));
     node.inputs = [prev.id];
-    if (!ui) node.ui = { x: prev.ui.x + 190, y: prev.ui.y };
+    if (!ui) node.ui = { x: prev.ui.x, y: prev.ui.y + GRID.dy };
   }
   nodes.push(node);
   return node;
@@ -128,29 +128,30 @@ export function depths(nodes) {
   return depth;
 }
 
-export const GRID = { dx: 172, dy: 84, x0: 24, y0: 24, bandGap: 36 };
+export const GRID = { dx: 168, dy: 78, x0: 24, y0: 24, bandGap: 40 };
 
 /**
- * Columns by depth, rows in spec order: a readable left-to-right drawing of any DAG. When there are more
- * columns than `maxCols`, the drawing wraps into bands below each other so deep stacks stay legible.
+ * Rows by depth (the network flows top to bottom), siblings side by side in spec order: a readable drawing of
+ * any DAG. When there are more rows than `maxRows`, the drawing continues in a new band to the right so deep
+ * stacks stay legible.
  */
-export function autoLayout(nodes, maxCols = Infinity) {
+export function autoLayout(nodes, maxRows = Infinity) {
   const depth = depths(nodes);
-  const cols = new Map();
+  const rows = new Map();
   for (const n of nodes) {
     const d = depth.get(n.id);
-    if (!cols.has(d)) cols.set(d, []);
-    cols.get(d).push(n);
+    if (!rows.has(d)) rows.set(d, []);
+    rows.get(d).push(n);
   }
-  const per = Math.max(2, Math.min(maxCols, cols.size));
-  const tallest = Math.max(1, ...[...cols.values()].map((c) => c.length));
-  const bandH = tallest * GRID.dy + GRID.bandGap;
-  for (const [d, col] of cols) {
+  const per = Math.max(3, Math.min(maxRows, rows.size));
+  const widest = Math.max(1, ...[...rows.values()].map((r) => r.length));
+  const bandW = widest * GRID.dx + GRID.bandGap;
+  for (const [d, row] of rows) {
     const band = Math.floor(d / per);
-    const x = GRID.x0 + (d % per) * GRID.dx;
-    const offset = ((tallest - col.length) * GRID.dy) / 2;
-    col.forEach((n, row) => {
-      n.ui = { x, y: GRID.y0 + band * bandH + offset + row * GRID.dy };
+    const y = GRID.y0 + (d % per) * GRID.dy;
+    const offset = ((widest - row.length) * GRID.dx) / 2;
+    row.forEach((n, i) => {
+      n.ui = { x: GRID.x0 + band * bandW + offset + i * GRID.dx, y };
     });
   }
 }

@@ -73,7 +73,7 @@ export class RunList {
     const where = job.queue_position != null && job.status === "queued" ? ` · #${job.queue_position}` : "";
     return el("article", { class: "run-card", testid: `run-${job.id}`, dataset: { id: job.id, status: job.status } },
       el("div", { class: "run-head" },
-        el("span", { class: `chip ${job.status}`, text: t(`status.${job.status}`) }),
+        el("span", { class: `chip ${job.status}`, text: t(job.status === "queued" ? "status.queued.plain" : `status.${job.status}`) }),
         el("span", { class: "run-name", text: runName(job), title: runName(job) })),
       el("div", { class: "run-meta", text: `${job.spec?.data?.dataset ?? ""} · ${when}${where}` }),
       el("div", { class: "run-meta", text: job.reason ? t("reason.label", { r: job.reason }) : metric,

@@ -12,7 +12,7 @@ import { JobStream, isTerminal } from "./stream.js";
 
 let stream = null;
 
-/** Follow job `id` from seq 0 (live, or a replay of a finished run) as the watched run. */
+/** Follow job `id` from its first frame (live, or a replay of a finished run) as the watched run. */
 export function watch(id, spec, { label = null } = {}) {
   stream?.close();
   const run = new RunData(id, spec);
@@ -20,7 +20,7 @@ export function watch(id, spec, { label = null } = {}) {
   session.current = run;
   runChanged();
   stream = new JobStream(id, {
-    afterSeq: 0,
+    afterSeq: -1,
     onText: (f) => {
       run.text(f);
       runChanged();
@@ -66,13 +66,12 @@ export async function train() {
   }
 }
 
-/** A readable run name when the user gave none: data set, layer count, time. */
+/** A readable run name when the user gave none: data set and layer count (the run list shows the time). */
 function defaultName(spec) {
   const info = store.catalogue.datasetByName.get(spec.data.dataset);
   const title = info ? pick(info.title) : spec.data.dataset;
   const layers = spec.model.nodes.filter((n) => n.type !== "input").length;
-  const time = new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
-  return `${title} · ${t("runs.layers", { n: layers })} · ${time}`;
+  return `${title} · ${t("runs.layers", { n: layers })}`;
 }
 
 export async function stop() {

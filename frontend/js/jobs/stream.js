@@ -1,4 +1,5 @@
-// Following a job: the websocket (replay from after_seq, then live), resuming after a drop from the last seq seen.
+// Following a job: the websocket (replay after after_seq, -1 = from the start, then live), resuming after a drop
+// from the last seq seen.
 // If the socket cannot be opened at all, the scalar history is polled instead so curves still appear.
 import { api } from "../api.js";
 import { decodeBinary } from "./frames.js";
@@ -14,7 +15,7 @@ function eventsOf(body) {
 
 export class JobStream {
   /** `onText(frame)` for JSON frames, `onTensor(header, values)` for binary frames, `onEnd()` once. */
-  constructor(jobId, { afterSeq = 0, onText, onTensor, onEnd }) {
+  constructor(jobId, { afterSeq = -1, onText, onTensor, onEnd }) {
     Object.assign(this, { jobId, lastSeq: afterSeq, onText, onTensor, onEnd });
     this.closed = false;
     this.ended = false;
@@ -48,7 +49,7 @@ export class JobStream {
     if (typeof data === "string") {
       const frame = JSON.parse(data);
       if (typeof frame.seq === "number") {
-        if (frame.seq <= this.lastSeq && this.lastSeq > 0) return;
+        if (frame.seq <= this.lastSeq) return; // already seen before a reconnect
         this.lastSeq = frame.seq;
       }
       this.onText?.(frame);

@@ -26,7 +26,7 @@ export const DIVERGING = buildLut([
 ]);
 
 export const SEQUENTIAL = buildLut([
-  [0, [255, 255, 255]],
+  [0, [236, 244, 251]],
   [0.35, [158, 202, 225]],
   [0.7, [49, 130, 189]],
   [1, [8, 48, 107]],

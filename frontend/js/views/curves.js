@@ -58,7 +58,6 @@ export class CurvesView {
     const acc = this.series("acc");
     this.accWait.hidden = acc.length > 0;
     this.accHost.hidden = acc.length === 0;
-    this.accTile.hidden = !acc.length && Boolean(run);
     if (acc.length) this.acc.update(acc);
     const last = run?.series.test.loss.at(-1) ?? run?.series.batch.loss.at(-1);
     this.lossTile.note.textContent = last != null ? ` ${last.toFixed(4)}` : "";

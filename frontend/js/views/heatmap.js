@@ -36,9 +36,10 @@ export function paint(canvas, data, rows, cols, { offset = 0, mode = "diverging"
     const rr = flipY ? rows - 1 - r : r;
     for (let c = 0; c < cols; c++) {
       const v = data[offset + r * cols + c];
-      const t = mode === "diverging" ? 0.5 + (v - center) / (2 * span) : (v - a) / span;
-      const k = 3 * Math.max(0, Math.min(255, Math.round((Number.isFinite(t) ? t : 0.5) * 255)));
       const i = 4 * (rr * cols + c);
+      if (!Number.isFinite(v)) continue; // missing values stay transparent (the tile's grey shows through)
+      const t = mode === "diverging" ? 0.5 + (v - center) / (2 * span) : (v - a) / span;
+      const k = 3 * Math.max(0, Math.min(255, Math.round(t * 255)));
       px[i] = lut[k];
       px[i + 1] = lut[k + 1];
       px[i + 2] = lut[k + 2];

@@ -45,6 +45,7 @@ export class AttentionView extends PickedView {
     const [tq, tk] = s.slice(-2);
     const heads = s.length >= 3 ? s.at(-3) : 1;
     const labels = Array.from({ length: heads }, (_, h) => (heads > 1 ? t("views.head", { h: h + 1 }) : ""));
+    this.grid.host.classList.toggle("single", heads === 1);
     this.grid.draw(frame.values, Math.min(heads, 8), tq, tk, { mode: "sequential", shared: false, labels });
     const q = frame.header.queries ?? frame.header.query_tokens;
     const k = frame.header.keys ?? frame.header.key_tokens ?? frame.header.tokens;

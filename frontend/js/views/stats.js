@@ -3,7 +3,6 @@
 import { el } from "../format.js";
 import { t } from "../i18n.js";
 import { session } from "../jobs/session.js";
-import { store } from "../store.js";
 import { MapGrid } from "./grid.js";
 import { paint } from "./heatmap.js";
 import { framesFor, tile, waiting } from "./tile.js";
@@ -119,9 +118,10 @@ export class ConfusionView {
   constructor() {
     this.canvas = el("canvas", { class: "heat confusion" });
     this.empty = waiting();
-    this.box = tile("views.confusion", "confusion-matrix", el("div", { class: "confusion-wrap" },
-      el("span", { class: "axis-y", text: t("views.actual") }), this.canvas,
-      el("span", { class: "axis-x", text: t("views.predicted") })), this.empty);
+    this.wrap = el("div", { class: "confusion-wrap" },
+      el("span", { class: "axis-y", "data-i18n": "views.actual", text: t("views.actual") }), this.canvas,
+      el("span", { class: "axis-x", "data-i18n": "views.predicted", text: t("views.predicted") }));
+    this.box = tile("views.confusion", "confusion-matrix", this.wrap, this.empty);
     this.tiles = [this.box];
     this.seq = -1;
   }
@@ -129,9 +129,11 @@ export class ConfusionView {
   draw() {
     const f = framesFor(session.current, "confusion").at(-1);
     this.empty.hidden = Boolean(f);
-    this.canvas.hidden = !f;
+    this.wrap.hidden = !f;
     if (!f || f.header.seq === this.seq) return;
     this.seq = f.header.seq;
+    this.box.dataset.step = String(f.header.step);
+    this.box.note.textContent = f.header.epoch != null ? ` epoch ${f.header.epoch}` : "";
     const [r, c] = f.header.shape;
     // normalise each actual-class row so rare classes read as clearly as common ones
     const v = new Float32Array(r * c);
@@ -150,8 +152,10 @@ export class ReconView {
     this.outputs = new MapGrid("map-grid recon-grid");
     this.empty = waiting();
     this.box = tile("views.recon", "reconstructions",
-      el("div", { class: "recon-row" }, el("span", { text: t("views.input") }), this.inputs.host),
-      el("div", { class: "recon-row" }, el("span", { text: t("views.output") }), this.outputs.host), this.empty);
+      el("div", { class: "recon-row" }, el("span", { "data-i18n": "views.input", text: t("views.input") }),
+        this.inputs.host),
+      el("div", { class: "recon-row" }, el("span", { "data-i18n": "views.output", text: t("views.output") }),
+        this.outputs.host), this.empty);
     this.tiles = [this.box];
     this.seq = -1;
   }
@@ -179,8 +183,4 @@ export class ReconView {
     this.inputs.draw(take(0), n, h, w, { mode: "sequential" });
     this.outputs.draw(s[0] === 2 ? take(half) : take(0), n, h, w, { mode: "sequential" });
   }
-}
-
-export function isClassification() {
-  return store.signature?.task === "classification";
 }
