@@ -47,6 +47,9 @@ export class DatasetPicker {
     const key = JSON.stringify(store.spec.data);
     if (key !== this.requested) {
       this.requested = key;
+      this.preview = null; // never show the previous set's samples under the new set's name
+      this.signature = null;
+      if (!this.popover.hidden) this.renderPopover();
       this.fetchPreview(store.spec.data, key);
     }
   }
@@ -101,11 +104,12 @@ export class DatasetPicker {
     const info = this.info;
     const canvasHost = el("div", { class: "preview-host" });
     const sig = this.signature;
+    const tokens = sig && (sig.task === "seq2seq" || sig.task === "sequence_labeling");
     const facts = sig ? [
       t(`dataset.task.${sig.task}`),
-      sig.num_classes ? `${sig.num_classes} classes` : null,
-      `train ${sig.n_train} / test ${sig.n_test}`,
-    ].filter(Boolean).join(" · ") : "";
+      sig.num_classes ? t(tokens ? "dataset.vocab" : "dataset.classes", { n: sig.num_classes }) : null,
+      t("dataset.split", { train: sig.n_train, test: sig.n_test }),
+    ].filter(Boolean).join(" · ") : t("dataset.loading");
     this.popover.replaceChildren(
       el("h4", { text: pick(info?.title) || store.spec.data.dataset }),
       el("p", { text: pick(info?.description) }),

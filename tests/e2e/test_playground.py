@@ -7,6 +7,7 @@ they have seen what they came for, so the suite stays within a few minutes on tw
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -205,3 +206,49 @@ def test_main_loop_fits_one_screen(page_factory: Callable[..., Page], size: tupl
         assert box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= w + 1, testid
         assert box["y"] + box["height"] <= h + 1, testid
     shot(page, f"layout-{w}x{h}")
+
+
+def finished_runs(server_url: str, n: int) -> list[str]:
+    """Submit `n` short spiral runs (different seeds) over REST and wait until they have succeeded."""
+    spec = next(p["spec"] for p in catalogue(server_url)["presets"] if p["id"] == preset_with(server_url, "dense"))
+    ids = []
+    with httpx.Client(base_url=server_url, timeout=60) as c:
+        for seed in range(n):
+            body = {**spec, "name": f"replay run {seed}", "train": {**spec.get("train", {}), "epochs": 2, "seed": seed}}
+            r = c.post("/api/jobs", json=body)
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        for job_id in ids:
+            for _ in range(600):
+                status = c.get(f"/api/jobs/{job_id}").json()["status"]
+                if status in ("succeeded", "failed", "cancelled"):
+                    break
+                time.sleep(0.2)
+            assert status == "succeeded", status
+    return ids
+
+
+def test_replay_overlay_and_download_past_runs(page_factory: Callable[..., Page], server_url: str) -> None:
+    first, second = finished_runs(server_url, 2)
+    page = page_factory()
+    jobs = page.get_by_test_id("job-list")
+    jobs.get_by_test_id(f"run-{first}").wait_for()
+    jobs.get_by_test_id(f"run-open-{first}").click()
+    status = page.get_by_test_id("job-status")
+    page.wait_for_function("(id) => { const s = document.querySelector('[data-testid=job-status]');"
+                           " return s.dataset.job === id && s.dataset.state === 'succeeded'; }", arg=first)
+    page.wait_for_function(
+        "() => Number(document.querySelector('[data-testid=loss-chart]').dataset.points) > 0", timeout=20_000)
+    assert status.get_attribute("data-state") == "succeeded"
+    legend = page.get_by_test_id("loss-chart").locator(".u-legend .u-series")
+    before = legend.count()
+    jobs.get_by_test_id(f"run-{second}").get_by_role("button", name="重ねる").click()
+    page.wait_for_function(
+        "(n) => document.querySelectorAll('[data-testid=loss-chart] .u-legend .u-series').length > n",
+        arg=before, timeout=20_000)
+    shot(page, "replay-overlay")
+    options = jobs.get_by_test_id(f"run-{first}").locator("select option").all_inner_texts()
+    for name in ("spec.json", "weights.safetensors", "model.onnx", "model.py"):
+        assert name in options
+    for name in ("spec.json", "weights.safetensors", "model.py"):
+        assert page.request.get(f"{server_url}/api/jobs/{first}/artifacts/{name}").status == 200, name

@@ -30,10 +30,11 @@ export class CurveChart {
     new ResizeObserver(() => this.resize()).observe(host);
   }
 
+  /** The plot area: the host's box less the legend under it (which grows as runs are overlaid). */
   size() {
     const r = this.host.getBoundingClientRect();
-    // uPlot's legend sits under the plot area: leave it room inside the host.
-    return { width: Math.max(120, Math.floor(r.width)), height: Math.max(60, Math.floor(r.height) - 24) };
+    const legend = this.plot?.root.querySelector(".u-legend")?.offsetHeight ?? 22;
+    return { width: Math.max(120, Math.floor(r.width)), height: Math.max(50, Math.floor(r.height) - legend - 2) };
   }
 
   build(list) {
@@ -59,6 +60,7 @@ export class CurveChart {
       }))],
     };
     this.plot = new uPlot(opts, joinSeries(list), this.host);
+    this.plot.setSize(this.size());
   }
 
   /** Show `list` = [{label, color, x, y, dash?, points?}]; callers run inside the panel's animation frame. */
