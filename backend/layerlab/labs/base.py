@@ -2,7 +2,8 @@
 
 A runner is `fn(params: LabParams, ctx: LabContext) -> LabOutcome`. It trains real models (reduced when
 params.scale == "quick"), streams what it measures through ctx (scalar events and tensor frames), checks
-the chapter's claim on the measured numbers and returns them with a verdict in en/ja.
+the chapter's claim on the measured numbers and returns them with a verdict in en/ja. A runner that sees
+`ctx.should_stop()` may return early or raise LabStopped; either way the job ends `cancelled`.
 """
 
 from __future__ import annotations
@@ -21,11 +22,17 @@ class LabContext(Protocol):
     def emit(self, event: dict[str, Any]) -> None:
         """A scalar event, e.g. {"type": "metrics", "variant": "relu", "step": 3, "loss": 0.4}."""
 
-    def emit_tensor(self, kind: str, node: str, array: np.ndarray, step: int) -> None:
-        """A heavy frame (landscape grid, alignment map, attention heads, reconstructions...)."""
+    def emit_tensor(self, kind: str, node: str, array: np.ndarray, step: int, meta: dict[str, Any] | None = None
+                    ) -> None:
+        """A heavy frame (landscape grid, alignment map, attention heads, reconstructions...); `meta` adds small
+        JSON fields to its header that say how to read it (a grid's extent, axis names)."""
 
     def should_stop(self) -> bool:
         """True once the job was cancelled; runners check it between steps."""
+
+
+class LabStopped(Exception):
+    """Raised by a runner that noticed `ctx.should_stop()`: the lab ends without an outcome."""
 
 
 @dataclass
@@ -46,13 +53,16 @@ class RecordingContext:
 
     events: list[dict[str, Any]] = field(default_factory=list)
     tensors: list[tuple[str, str, np.ndarray, int]] = field(default_factory=list)
+    metas: list[dict[str, Any]] = field(default_factory=list)  # tensors[i]'s meta, {} when none
     stop: Callable[[], bool] = lambda: False
 
     def emit(self, event: dict[str, Any]) -> None:
         self.events.append(event)
 
-    def emit_tensor(self, kind: str, node: str, array: np.ndarray, step: int) -> None:
+    def emit_tensor(self, kind: str, node: str, array: np.ndarray, step: int, meta: dict[str, Any] | None = None
+                    ) -> None:
         self.tensors.append((kind, node, array, step))
+        self.metas.append(dict(meta or {}))
 
     def should_stop(self) -> bool:
         return self.stop()

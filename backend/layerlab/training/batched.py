@@ -17,6 +17,7 @@ import copy
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
@@ -91,7 +92,7 @@ class BatchedEnsemble:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One optimizer step of every member; returns (losses [K], correct counts [K]) without syncing."""
         out = self.forward(*xs, per_member=per_member)
-        losses = vmap(objective.loss, in_dims=(0, 0 if per_member else None))(out, y)
+        losses = member_losses(out, y, objective, per_member=per_member)
         total = losses.sum()
         if self.l1 > 0:
             total = total + self.l1 * sum(p.abs().sum() for p in self.params.values() if p.dim() >= 3)
@@ -116,7 +117,7 @@ class BatchedEnsemble:
             xs = tuple(x[start:start + batch_size] for x in inputs)
             y = target[start:start + batch_size]
             out = self.forward(*xs, training=False)
-            losses = vmap(objective.loss, in_dims=(0, None))(out, y)
+            losses = member_losses(out, y, objective)
             c, m = correct_counts(out, y, objective)
             loss_sum += losses.double() * m
             correct += c
@@ -139,6 +140,28 @@ class BatchedEnsemble:
     def load_into(self, k: int, model: nn.Module) -> nn.Module:
         model.load_state_dict(self.member_state(k))
         return model
+
+
+def member_losses(out: torch.Tensor, y: torch.Tensor, objective: Objective, *, per_member: bool = False
+                  ) -> torch.Tensor:
+    """Each member's mean loss [K] for outputs [K, B, ...]: `Objective.loss` of every member, in one pass."""
+    k = out.shape[0]
+    if not per_member:
+        y = y.unsqueeze(0).expand(k, *y.shape)
+    kind = objective.kind
+    if kind == "cross_entropy":
+        return F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), reduction="none").view(k, -1).mean(1)
+    if kind == "sequence_cross_entropy":
+        ignore = objective.ignore_index
+        each = F.cross_entropy(out.reshape(-1, out.shape[-1]), y.reshape(-1), ignore_index=ignore, reduction="none")
+        counted = (y != ignore).reshape(k, -1).sum(1)
+        return each.view(k, -1).sum(1) / counted
+    if kind == "mse":
+        return F.mse_loss(out, y.reshape(out.shape).to(out.dtype), reduction="none").reshape(k, -1).mean(1)
+    if kind == "bce":
+        return F.binary_cross_entropy_with_logits(out.reshape(y.shape), y.to(out.dtype), reduction="none"
+                                                  ).reshape(k, -1).mean(1)
+    raise ValueError(f"no batched loss for {kind!r}")
 
 
 def correct_counts(

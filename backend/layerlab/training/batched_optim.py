@@ -24,28 +24,34 @@ ADAM_EPS = 1e-8
 Tensors = dict[str, torch.Tensor]
 
 
+Hyper = float | torch.Tensor  # one value for the whole group, or [k] values (one per member)
+
+
 @dataclass
 class _Group:
-    """Members sharing one optimizer family: their row indices, hyperparameters [k] and state."""
+    """Members sharing one optimizer family: their row indices, hyperparameters and state."""
 
     name: str
     index: torch.Tensor | None  # None: every member, in order
-    lr: torch.Tensor
-    weight_decay: torch.Tensor
-    momentum: torch.Tensor
-    beta1: torch.Tensor
-    beta2: torch.Tensor
+    hyper: dict[str, Hyper]
     state: dict[str, Tensors] = field(default_factory=dict)
     steps: int = 0
 
 
-def _per_member(values: Sequence[float], device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+def _hyper(values: Sequence[float], device: torch.device, dtype: torch.dtype) -> Hyper:
+    """A Python float when every member agrees (torch.optim's exact arithmetic), else a [k] tensor."""
+    if all(v == values[0] for v in values):
+        return float(values[0])
     return torch.tensor(list(values), device=device, dtype=dtype)
 
 
-def _bcast(v: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A [k] hyperparameter shaped to broadcast over [k, ...]."""
-    return v.reshape(-1, *([1] * (like.dim() - 1)))
+def _shape(h: Hyper, like: torch.Tensor) -> Hyper:
+    """A per-member hyperparameter shaped to broadcast over [k, ...]; a float stays a float."""
+    return h if isinstance(h, float) else h.reshape(-1, *([1] * (like.dim() - 1)))
+
+
+def _nonzero(h: Hyper) -> bool:
+    return h != 0 if isinstance(h, float) else bool((h != 0).any())
 
 
 class StackedOptimizer:
@@ -66,14 +72,13 @@ class StackedOptimizer:
         self.groups: list[_Group] = []
         for name, rows in by_name.items():
             specs = [optimizers[i] for i in rows]
+            columns = {"lr": [s.lr for s in specs], "weight_decay": [weight_decays[i] for i in rows],
+                       "momentum": [s.momentum for s in specs], "beta1": [s.beta1 for s in specs],
+                       "beta2": [s.beta2 for s in specs]}
             self.groups.append(_Group(
                 name=name,
                 index=None if len(rows) == k else torch.tensor(rows, device=device),
-                lr=_per_member([s.lr for s in specs], device, dtype),
-                weight_decay=_per_member([weight_decays[i] for i in rows], device, dtype),
-                momentum=_per_member([s.momentum for s in specs], device, dtype),
-                beta1=_per_member([s.beta1 for s in specs], device, dtype),
-                beta2=_per_member([s.beta2 for s in specs], device, dtype),
+                hyper={key: _hyper(vals, device, dtype) for key, vals in columns.items()},
             ))
 
     @torch.no_grad()
@@ -84,8 +89,7 @@ class StackedOptimizer:
             for name, p_all in self.params.items():
                 g = grads[name]
                 if group.index is None:
-                    p = p_all.detach()
-                    self._update(group, name, p, g, lr_factor)
+                    self._update(group, name, p_all.detach(), g, lr_factor)
                 else:
                     p = p_all.detach().index_select(0, group.index)
                     self._update(group, name, p, g.index_select(0, group.index), lr_factor)
@@ -99,38 +103,62 @@ class StackedOptimizer:
 
     def _update(self, group: _Group, name: str, p: torch.Tensor, g: torch.Tensor, factor: float) -> None:
         """Update `p` in place (a parameter view, or a copy of the group's rows)."""
-        lr = _bcast(group.lr, p) * factor
-        wd = _bcast(group.weight_decay, p)
+        h = {key: _shape(v, p) for key, v in group.hyper.items()}
+        lr = h["lr"] * factor
+        wd = h["weight_decay"]
         kind = group.name
         if kind == "adamw":
-            p.mul_(1 - lr * wd)
-        elif bool((group.weight_decay != 0).any()):
+            if _nonzero(wd):
+                p.mul_(1 - lr * wd)
+        elif _nonzero(wd):
             g = g + wd * p
         if kind in ("sgd", "momentum", "nesterov"):
-            if kind != "sgd" and bool((group.momentum != 0).any()):
-                mu = _bcast(group.momentum, p)
+            mu = h["momentum"]
+            if kind != "sgd" and _nonzero(mu):
                 buf = self._state(group, name, "momentum", p)
                 buf.mul_(mu).add_(g)
                 g = g + mu * buf if kind == "nesterov" else buf
-            p.sub_(lr * g)
+            _descend(p, g, lr)
         elif kind == "adagrad":
             total = self._state(group, name, "sum", p)
             total.addcmul_(g, g)
-            p.sub_(lr * g / (total.sqrt() + ADAGRAD_EPS))
+            _descend(p, g / total.sqrt().add_(ADAGRAD_EPS), lr)
         elif kind == "rmsprop":
-            rho = _bcast(group.momentum, p)
+            rho = h["momentum"]
             avg = self._state(group, name, "square_avg", p)
-            avg.mul_(rho).add_((1 - rho) * g * g)
-            p.sub_(lr * g / (avg.sqrt() + RMSPROP_EPS))
+            if isinstance(rho, float):
+                avg.mul_(rho).addcmul_(g, g, value=1 - rho)
+            else:
+                avg.mul_(rho).add_((1 - rho) * g * g)
+            _descend(p, g / avg.sqrt().add_(RMSPROP_EPS), lr)
         elif kind in ("adam", "adamw"):
-            b1, b2 = _bcast(group.beta1, p), _bcast(group.beta2, p)
-            m = self._state(group, name, "exp_avg", p)
-            v = self._state(group, name, "exp_avg_sq", p)
-            m.lerp_(g, 1 - b1)
-            v.mul_(b2).add_((1 - b2) * g * g)
-            t = group.steps
-            bc1 = 1 - b1 ** t
-            bc2_sqrt = (1 - b2 ** t).sqrt()
-            p.sub_((lr / bc1) * m / (v.sqrt() / bc2_sqrt + ADAM_EPS))
+            self._adam(group, name, p, g, lr, h["beta1"], h["beta2"])
         else:
             raise ValueError(f"no stacked update for optimizer {kind!r}")
+
+    def _adam(self, group: _Group, name: str, p: torch.Tensor, g: torch.Tensor, lr: Hyper, b1: Hyper, b2: Hyper
+              ) -> None:
+        m = self._state(group, name, "exp_avg", p)
+        v = self._state(group, name, "exp_avg_sq", p)
+        t = group.steps
+        m.lerp_(g, 1 - b1)
+        if isinstance(b2, float):
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        else:
+            v.mul_(b2).add_((1 - b2) * g * g)
+        bc1 = 1 - b1 ** t
+        bc2_sqrt = (1 - b2 ** t) ** 0.5
+        denom = (v.sqrt() / bc2_sqrt).add_(ADAM_EPS)
+        step = lr / bc1
+        if isinstance(step, float):
+            p.addcdiv_(m, denom, value=-step)
+        else:
+            p.sub_(step * m / denom)
+
+
+def _descend(p: torch.Tensor, direction: torch.Tensor, lr: Hyper) -> None:
+    """p ← p − lr·direction, with lr one float or one value per member."""
+    if isinstance(lr, float):
+        p.add_(direction, alpha=-lr)
+    else:
+        p.sub_(lr * direction)

@@ -16,7 +16,7 @@ from ..base import Text
 
 LabView = Literal[
     "curves", "summary_plot", "grad_norms", "landscape", "paths", "alignment", "attention_heads",
-    "reconstructions", "latent_map", "filters", "feature_maps", "table",
+    "reconstructions", "latent_map", "filters", "feature_maps", "table", "function_fit",
 ]
 
 
@@ -61,3 +61,7 @@ def register_lab(decl: LabDecl) -> LabDecl:
 
 def labs_json() -> list[dict[str, Any]]:
     return [decl.to_json() for decl in LABS.values()]
+
+
+# Declarations by chapter part; imported last because they use register_lab above.
+from . import theory as _theory  # noqa: E402, F401  (9.3 and the theory/practice gap)
