@@ -90,7 +90,7 @@ def test_sigterm_interrupts_running_job_and_exits_within_10s(tmp_path: Path) -> 
             job = submit(c, long_job())
             wait_for(c, job["id"], {"running"}, need_pid=True)
             wait_first_metrics(c, job["id"])
-        children = [p.pid for p in descendants(server.pid)]
+        children = {p.pid: " ".join(p.cmdline())[-80:] for p in descendants(server.pid)}
         os.kill(server.pid, signal.SIGTERM)  # the API process only, as an init system would
         started = time.monotonic()
         code = server.process.wait(12)
@@ -98,8 +98,8 @@ def test_sigterm_interrupts_running_job_and_exits_within_10s(tmp_path: Path) -> 
         # uvicorn re-raises the SIGTERM it handled once shutdown is complete: -15 is its clean exit.
         assert code in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in server.log.read_text()
-        for pid in children:
-            assert wait_gone(pid, 3), f"process {pid} outlived the server"
+        for pid, command in children.items():
+            assert wait_gone(pid, 5), f"process {pid} ({command}) outlived the server"
     finally:
         server.stop()
     with sqlite3.connect(data / "layerlab.sqlite3") as db:

@@ -16,8 +16,11 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import TypeVar
 
 from ...streaming.protocol import parse_frame
 from .. import pipe
@@ -33,6 +36,7 @@ KILL_AFTER_S = 2.0
 WATCHDOG_PERIOD_S = 1.0
 READ_BURST = 256
 PRELOAD = ["layerlab.jobs.preload"]
+T = TypeVar("T")
 
 
 class _Worker:
@@ -89,15 +93,14 @@ class LocalExecutor(Executor):
         deadline = time.monotonic() + TERM_AFTER_S + KILL_AFTER_S + 1.0
         while self._busy and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        if self._spawning is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._spawning), timeout=5.0)
+        # A worker still being spawned is not waited for: it finds the executor closed and is let go.
         if self._idle is not None:
             idle, self._idle = self._idle, None
             self._detach(idle)
             idle.conn.close()  # the idle worker sees EOF and exits
-            await asyncio.get_running_loop().run_in_executor(None, idle.process.join, 2.0)
-            idle.signal(signal.SIGKILL)
+            await self._in_thread(idle.process.join, 2.0)
+            if idle.process.exitcode is None:
+                idle.signal(signal.SIGKILL)
         if self._watchdog is not None:
             self._watchdog.cancel()
 
@@ -111,16 +114,45 @@ class LocalExecutor(Executor):
         return _Worker(process, parent)
 
     async def _spawn_idle(self) -> None:
-        assert self._loop is not None
         try:
-            worker = await self._loop.run_in_executor(None, self._spawn_blocking)
-            self._watch(worker)
+            worker = await self._in_thread(self._spawn_blocking)
             if self._closing:
-                worker.conn.close()
-            else:
-                self._idle = worker
+                worker.conn.close()  # it exits on EOF
+                return
+            self._watch(worker)
+            self._idle = worker
         finally:
             self._spawning = None
+
+    def _in_thread(self, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+        """Run a blocking call (a process start may wait seconds for the forkserver to boot) on a daemon
+        thread, so neither the event loop nor interpreter shutdown ever waits for it."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def settle(result: T | None, error: BaseException | None) -> None:
+            if future.cancelled():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)  # type: ignore[arg-type]
+
+        def work() -> None:
+            result: T | None = None
+            error: BaseException | None = None
+            try:
+                result = fn(*args)
+            except BaseException as exc:  # noqa: B036 - handed to the awaiting coroutine
+                error = exc
+            try:
+                loop.call_soon_threadsafe(settle, result, error)
+            except RuntimeError:  # the loop is gone (shut down meanwhile): release what was made
+                if isinstance(result, _Worker):
+                    result.conn.close()
+
+        threading.Thread(target=work, name="layerlab-spawn", daemon=True).start()
+        return future
 
     def _ensure_idle(self) -> None:
         if self._idle is None and self._spawning is None and not self._closing:
@@ -129,6 +161,8 @@ class LocalExecutor(Executor):
 
     async def _take_idle(self) -> _Worker:
         while True:
+            if self._closing:
+                raise RuntimeError("the executor is shutting down")
             worker = self._idle
             if worker is not None and not worker.exited:
                 self._idle = None
