@@ -81,7 +81,7 @@ class Scheduler:
              ) -> list[Start]:
         """Jobs to start now, with the slots reserved for them; the caller releases a slot if a start fails."""
         running = dict(running_per_owner)
-        cap = self.limits.max_running
+        cap = self.limits.max_running  # 0: no per-user cap, only the slots limit running jobs
         starts: list[Start] = []
         blocked: set[float] = set()
         for job in self.order(queued):
