@@ -7,8 +7,10 @@ they have seen what they came for, so the suite stays within a few minutes on tw
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -252,3 +254,24 @@ def test_replay_overlay_and_download_past_runs(page_factory: Callable[..., Page]
         assert name in options
     for name in ("spec.json", "weights.safetensors", "model.py"):
         assert page.request.get(f"{server_url}/api/jobs/{first}/artifacts/{name}").status == 200, name
+
+
+def test_export_then_import_a_json_file_restores_the_state(page_factory: Callable[..., Page], server_url: str) -> None:
+    page = page_factory()
+    page.get_by_test_id("preset-select").select_option(preset_with(server_url, "lstm"))
+    wait_valid(page)
+    page.click("#tab-train")
+    page.locator("input[name='epochs']").fill("3")
+    with page.expect_download() as download:
+        page.click("#export-button")
+    path = download.value.path()
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    assert doc["spec"]["train"]["epochs"] == 3
+    nodes = sorted(page.eval_on_selector_all("[data-testid^=node-]", "els => els.map(e => e.dataset.testid)"))
+    other = page_factory()
+    other.locator("#import-input").set_input_files(path)
+    wait_valid(other)
+    assert sorted(other.eval_on_selector_all("[data-testid^=node-]", "els => els.map(e => e.dataset.testid)")) == nodes
+    other.click("#tab-train")
+    assert other.locator("input[name='epochs']").input_value() == "3"
+    assert other.get_by_test_id("dataset-select").input_value() == doc["spec"]["data"]["dataset"]
