@@ -13,7 +13,7 @@ import { Palette } from "./palette.js";
 import { PresetPicker } from "./presets.js";
 import { SettingsTabs } from "./settingstabs.js";
 import { exportState, importFile, shareUrl, stateFromHash } from "./share.js";
-import { blankSpec } from "./spec.js";
+import { autoPlaced, blankSpec } from "./spec.js";
 import { on, replaceSpec, store } from "./store.js";
 import { toast } from "./toast.js";
 import { startValidation } from "./validation.js";
@@ -104,7 +104,7 @@ async function main() {
   new RunList($("job-list"), { onOpen: () => presets.forget() });
   wireTopBar(canvas, presets);
   on("spec", (what) => {
-    if (what === "all") requestAnimationFrame(() => canvas.fit());
+    if (what === "all") requestAnimationFrame(() => (autoPlaced.has(store.spec) ? canvas.tidy() : canvas.fit()));
   });
   const start = initialSpec(presets);
   if (start.preset) presets.load(start.preset);

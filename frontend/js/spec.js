@@ -36,6 +36,9 @@ export function jobSpec(spec) {
   return out;
 }
 
+/** Specs whose nodes came without positions: the editor lays these out to its own size when it shows them. */
+export const autoPlaced = new WeakSet();
+
 /** Accept an imported/shared/preset spec: fill missing sections and lay out nodes without positions. */
 export function normaliseSpec(raw) {
   if (!raw || typeof raw !== "object" || !raw.model || !Array.isArray(raw.model.nodes)) {
@@ -51,6 +54,9 @@ export function normaliseSpec(raw) {
     n.params ??= {};
     n.inputs ??= [];
   }
-  if (needsLayout(spec.model.nodes)) autoLayout(spec.model.nodes, 7);
+  if (needsLayout(spec.model.nodes)) {
+    autoLayout(spec.model.nodes, 7);
+    autoPlaced.add(spec);
+  }
   return spec;
 }

@@ -242,11 +242,11 @@ def test_replay_overlay_and_download_past_runs(page_factory: Callable[..., Page]
     page.wait_for_function(
         "() => Number(document.querySelector('[data-testid=loss-chart]').dataset.points) > 0", timeout=20_000)
     assert status.get_attribute("data-state") == "succeeded"
-    legend = page.get_by_test_id("loss-chart").locator(".u-legend .u-series")
+    legend = page.get_by_test_id("loss-chart").locator(".chart-legend .legend-item")
     before = legend.count()
     jobs.get_by_test_id(f"run-{second}").get_by_role("button", name="重ねる").click()
     page.wait_for_function(
-        "(n) => document.querySelectorAll('[data-testid=loss-chart] .u-legend .u-series').length > n",
+        "(n) => document.querySelectorAll('[data-testid=loss-chart] .chart-legend .legend-item').length > n",
         arg=before, timeout=20_000)
     shot(page, "replay-overlay")
     options = jobs.get_by_test_id(f"run-{first}").locator("select option").all_inner_texts()

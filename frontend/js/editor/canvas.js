@@ -181,7 +181,8 @@ export class EditorCanvas {
   /** Lay the graph out to the editor's visible width, then show it whole. */
   tidy() {
     const height = this.host.getBoundingClientRect().height || 500;
-    g.autoLayout(this.nodes, Math.max(5, Math.floor((height - 60) / g.GRID.dy)));
+    // wrap into a new band only when the stack would need shrinking below ~65% to fit the editor's height
+    g.autoLayout(this.nodes, Math.max(5, Math.floor((height - 60) / (g.GRID.dy * 0.65))));
     emit("spec", "layout");
     this.fit();
   }

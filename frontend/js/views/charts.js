@@ -19,8 +19,9 @@ export function joinSeries(list) {
 
 export class CurveChart {
   /** `host` gets the chart; `label` names the y axis; `log` draws the y axis in log scale. */
-  constructor(host, { label, log = false, percent = false }) {
+  constructor(host, { label, log = false, percent = false, legend = null }) {
     this.host = host;
+    this.legend = legend;
     this.label = label;
     this.log = log;
     this.percent = percent;
@@ -30,11 +31,23 @@ export class CurveChart {
     new ResizeObserver(() => this.resize()).observe(host);
   }
 
-  /** The plot area: the host's box less the legend under it (which grows as runs are overlaid). */
   size() {
     const r = this.host.getBoundingClientRect();
-    const legend = this.plot?.root.querySelector(".u-legend")?.offsetHeight ?? 22;
-    return { width: Math.max(120, Math.floor(r.width)), height: Math.max(50, Math.floor(r.height) - legend - 2) };
+    return { width: Math.max(120, Math.floor(r.width)), height: Math.max(50, Math.floor(r.height)) };
+  }
+
+  /** A compact legend of our own under the chart (uPlot's grows with every overlaid run). */
+  drawLegend(list) {
+    if (!this.legend) return;
+    this.legend.replaceChildren(...list.map((s) => {
+      const swatch = document.createElement("i");
+      swatch.style.background = s.color;
+      if (s.dash) swatch.classList.add("dashed");
+      const item = document.createElement("span");
+      item.className = "legend-item";
+      item.append(swatch, s.label);
+      return item;
+    }));
   }
 
   build(list) {
@@ -42,7 +55,7 @@ export class CurveChart {
     const fmt = this.percent ? (u, v) => v.map((x) => `${Math.round(x * 100)}%`) : undefined;
     const opts = {
       ...this.size(),
-      legend: { show: true, live: false },
+      legend: { show: false },
       cursor: { drag: { x: true, y: false }, points: { size: 5 } },
       scales: { x: { time: false }, y: this.log ? { distr: 3 } : this.percent ? { range: [0, 1] } : {} },
       axes: [
@@ -60,7 +73,7 @@ export class CurveChart {
       }))],
     };
     this.plot = new uPlot(opts, joinSeries(list), this.host);
-    this.plot.setSize(this.size());
+    this.drawLegend(list);
   }
 
   /** Show `list` = [{label, color, x, y, dash?, points?}]; callers run inside the panel's animation frame. */

@@ -13,11 +13,13 @@ export class CurvesView {
     this.accHost = el("div", { class: "chart-host" });
     this.lossWait = waiting();
     this.accWait = waiting();
-    this.lossTile = tile("views.loss", "loss-chart", this.lossHost, this.lossWait);
-    this.accTile = tile("views.accuracy", "accuracy-chart", this.accHost, this.accWait);
+    this.lossLegend = el("div", { class: "chart-legend" });
+    this.accLegend = el("div", { class: "chart-legend" });
+    this.lossTile = tile("views.loss", "loss-chart", this.lossHost, this.lossLegend, this.lossWait);
+    this.accTile = tile("views.accuracy", "accuracy-chart", this.accHost, this.accLegend, this.accWait);
     this.tiles = [this.lossTile, this.accTile];
-    this.loss = new CurveChart(this.lossHost, { label: "loss" });
-    this.acc = new CurveChart(this.accHost, { label: "accuracy", percent: true });
+    this.loss = new CurveChart(this.lossHost, { label: "loss", legend: this.lossLegend });
+    this.acc = new CurveChart(this.accHost, { label: "accuracy", percent: true, legend: this.accLegend });
     this.lastKey = "";
   }
 
@@ -54,10 +56,12 @@ export class CurvesView {
     const loss = this.series("loss");
     this.lossWait.hidden = loss.length > 0;
     this.lossHost.hidden = loss.length === 0;
+    this.lossLegend.hidden = loss.length === 0;
     if (loss.length) this.loss.update(loss);
     const acc = this.series("acc");
     this.accWait.hidden = acc.length > 0;
     this.accHost.hidden = acc.length === 0;
+    this.accLegend.hidden = acc.length === 0;
     if (acc.length) this.acc.update(acc);
     const last = run?.series.test.loss.at(-1) ?? run?.series.batch.loss.at(-1);
     this.lossTile.note.textContent = last != null ? ` ${last.toFixed(4)}` : "";

@@ -16,6 +16,8 @@ export class MapGrid {
     while (this.host.children.length < count) {
       this.host.append(el("figure", { class: "map-cell" }, el("canvas", { class: "heat" }), el("figcaption")));
     }
+    // one map alone gets the tile's width (an [S, units] activation strip, a [T, F] sequence)
+    this.host.classList.toggle("single", count === 1);
     const [lo, hi] = shared ? range(values, 0, count * rows * cols) : [null, null];
     for (let i = 0; i < count; i++) {
       const cell = this.host.children[i];
