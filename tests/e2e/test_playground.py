@@ -275,3 +275,34 @@ def test_export_then_import_a_json_file_restores_the_state(page_factory: Callabl
     other.click("#tab-train")
     assert other.locator("input[name='epochs']").input_value() == "3"
     assert other.get_by_test_id("dataset-select").input_value() == doc["spec"]["data"]["dataset"]
+
+
+def test_loss_chart_update_stays_fast_with_20k_points(page_factory: Callable[..., Page]) -> None:
+    """The chart module as the page uses it: 20,000 batch losses plus test points, then live appends."""
+    page = page_factory()
+    median_ms = page.evaluate("""async () => {
+        const { CurveChart } = await import('/js/views/charts.js');
+        const host = document.createElement('div');
+        host.style.cssText = 'position:fixed;left:0;top:0;width:420px;height:150px';
+        document.body.append(host);
+        const chart = new CurveChart(host, { label: 'loss' });
+        const x = [], y = [], tx = [], ty = [];
+        for (let i = 0; i < 20000; i++) {
+          x.push(i); y.push(Math.exp(-i / 5000) + 0.1 * Math.sin(i));
+          if (i % 100 === 0) { tx.push(i); ty.push(Math.exp(-i / 5000)); }
+        }
+        const series = () => [{ label: 'batch', color: '#b9d3ea', x, y },
+                              { label: 'test', color: '#f59322', x: tx, y: ty }];
+        chart.update(series());
+        const times = [];
+        for (let k = 0; k < 21; k++) {
+          x.push(20000 + k); y.push(0.2);
+          const t0 = performance.now();
+          chart.update(series());
+          times.push(performance.now() - t0);
+        }
+        host.remove();
+        times.sort((a, b) => a - b);
+        return times[10];
+    }""")
+    assert median_ms < 60, f"a chart update with 20k points took {median_ms:.1f} ms (median)"
