@@ -291,9 +291,9 @@ export class EditorCanvas {
   }
 
   onKey(e) {
-    if (!store.selection || !(e.key === "Delete" || e.key === "Backspace")) return;
-    if (e.target.closest?.("input, select, textarea")) return;
-    this.removeSelected();
+    if (!store.selection || e.target.closest?.("input, select, textarea")) return;
+    if (e.key === "Escape") set("selection", null);
+    else if (e.key === "Delete" || e.key === "Backspace") this.removeSelected();
   }
 
   removeSelected() {
