@@ -22,13 +22,25 @@ from layerlab.streaming.subscriber import CLOSE_NORMAL, CLOSE_TOO_SLOW, Outgoing
 
 
 class ListSink:
-    """Collects what a subscriber sends; `gate` cleared = the peer stopped reading (send blocks)."""
+    """Collects what a subscriber sends; `gate` cleared = the peer stopped reading (send blocks).
 
-    def __init__(self) -> None:
+    `fast` says whether it takes frames without waiting when open (like a writable socket) or only through
+    the sender task's awaited send."""
+
+    def __init__(self, fast: bool = True) -> None:
         self.items: list[Outgoing] = []
         self.closed: tuple[int, str] | None = None
         self.gate = asyncio.Event()
         self.gate.set()
+        self.fast = fast
+        self.direct = 0
+
+    def try_send_now(self, item: Outgoing) -> bool:
+        if not (self.fast and self.gate.is_set()):
+            return False
+        self.items.append(item)
+        self.direct += 1
+        return True
 
     async def send(self, item: Outgoing) -> None:
         await self.gate.wait()
@@ -72,23 +84,29 @@ def tensor(enc: FrameEncoder, step: int, node: str = "h1", size: int = 64):
     return enc.tensor("activations", node, step, np.full((size,), step, np.float32), "float16")
 
 
-def test_live_frames_arrive_in_order_and_the_stream_ends_after_the_terminal_status(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fast", [True, False])
+def test_live_frames_arrive_in_order_and_the_stream_ends_after_the_terminal_status(tmp_path: Path,
+                                                                                    fast: bool) -> None:
     async def main() -> None:
         router, hub, _ = make_router(tmp_path)
         enc = FrameEncoder(0)
-        sink = ListSink()
+        sink = ListSink(fast)
         sub = hub.subscribe("j", -1, sink)
-        sent = []
+        await settle()  # the (empty) history is sent: from here on frames may go straight through
+        sent, sent_frames = [], []
         for step in range(200):
             frame = metrics(enc, step) if step % 3 else tensor(enc, step, node=f"n{step % 2}")
             router.publish("j", frame)
             sent.append(frame.seq)
+            sent_frames.append(frame)
             await settle()
         router.publish("j", enc.text("status", status="succeeded"))
         await asyncio.wait_for(sub.done, 5)
         assert sink.seqs == sent + [sent[-1] + 1]  # a reader that keeps up gets everything, in order
         assert sink.closed == (CLOSE_NORMAL, "job finished")
         assert hub.subscribers("j") == 0
+        assert (sink.direct == len(sink.items)) if fast else sink.direct == 0, "which path carried the frames"
+        assert sink.items[1].wire[sink.items[1].start:] == sent_frames[1].data, "the worker's bytes, unchanged"
 
     run(main())
 

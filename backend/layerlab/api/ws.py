@@ -32,6 +32,7 @@ from ..jobs.service import JobNotFound, JobService
 from ..streaming.history import StoreHistory
 from ..streaming.hub import Hub, HubLimits
 from ..streaming.subscriber import CLOSE_GOING_AWAY, Outgoing
+from ..streaming.uvicorn_ws import RAW_FRAMES, RawFrames, RawFramesWebSocketProtocol
 from .errors import ErrorBody, error_response
 from .identity import User, current_user
 
@@ -43,21 +44,33 @@ MAX_INBOUND_PER_SECOND = 20
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 # uvicorn options for the stream (cli.py passes them): frames are already compact (JSON or raw float16/uint8)
-# so per-message deflate would only cost CPU per subscriber; and inbound messages are tiny.
-UVICORN_WS_OPTIONS: dict[str, Any] = {"ws_per_message_deflate": False, "ws_max_size": MAX_INBOUND_BYTES}
+# so per-message deflate would only cost CPU per subscriber; inbound messages are tiny; and the protocol
+# class lets the hub write each event's frame bytes, framed once, to every subscriber.
+UVICORN_WS_OPTIONS: dict[str, Any] = {
+    "ws": RawFramesWebSocketProtocol, "ws_per_message_deflate": False, "ws_max_size": MAX_INBOUND_BYTES,
+}
 
 
 class WebSocketSink:
-    """A subscriber's frames onto one websocket (text as text, tensors as binary)."""
+    """A subscriber's frames onto one websocket: pre-framed bytes straight to the transport when the server
+    offers that (streaming/uvicorn_ws.py), else the ASGI send path (text as text, tensors as binary)."""
 
     def __init__(self, websocket: WebSocket) -> None:
         self.websocket = websocket
+        self.raw: RawFrames | None = websocket.scope.get("extensions", {}).get(RAW_FRAMES)
+
+    def try_send_now(self, item: Outgoing) -> bool:
+        return self.raw is not None and self.raw.write(item.wire)
 
     async def send(self, item: Outgoing) -> None:
-        if isinstance(item.payload, str):
-            await self.websocket.send({"type": "websocket.send", "text": item.payload})
-        else:
+        if self.raw is not None:
+            if not await self.raw.wait() or not self.raw.write(item.wire):
+                raise ConnectionError("websocket closed")
+            return
+        if item.binary:
             await self.websocket.send({"type": "websocket.send", "bytes": item.payload})
+        else:
+            await self.websocket.send({"type": "websocket.send", "text": item.payload})
 
     async def close(self, code: int, reason: str) -> None:
         await self.websocket.close(code, reason)
@@ -123,7 +136,7 @@ async def stream(
         await _refuse(websocket, 503, "unavailable", "the job service is not running")
         return
     try:
-        record = service.get(user.id, job_id).record
+        record = service.get(user.sees, job_id).record
     except JobNotFound:
         await _refuse(websocket, 404, "not_found", f"no job {job_id[:64]}")
         return

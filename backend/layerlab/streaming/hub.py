@@ -73,10 +73,9 @@ def to_outgoing(frame: Frame) -> Outgoing:
     if frame.binary:
         (n,) = _HEADER_LEN.unpack_from(frame.data)
         header = json.loads(frame.data[_HEADER_LEN.size:_HEADER_LEN.size + n])
-        return Outgoing(frame.seq, frame.data, key=(str(header.get("kind")), str(header.get("node"))))
-    text = frame.data.decode()
-    terminal = frame.type == "status" and json.loads(text).get("status") in TERMINAL_STATUSES
-    return Outgoing(frame.seq, text, terminal=terminal)
+        return Outgoing.of(frame.seq, frame.data, True, key=(str(header.get("kind")), str(header.get("node"))))
+    terminal = frame.type == "status" and json.loads(frame.data).get("status") in TERMINAL_STATUSES
+    return Outgoing.of(frame.seq, frame.data, False, terminal=terminal)
 
 
 class Hub:
@@ -152,7 +151,7 @@ class Hub:
                     return
                 cursor = seq
                 terminal = type_ == "status" and json.loads(body).get("status") in TERMINAL_STATUSES
-                yield Outgoing(seq, body, terminal=terminal)
+                yield Outgoing.of(seq, body.encode(), False, terminal=terminal)
             if len(rows) < self.limits.replay_page:
                 return
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
@@ -30,25 +31,55 @@ CLOSE_TOO_SLOW = 4008
 HeavyKey = tuple[str, str]
 
 
+def ws_frame_header(length: int, binary: bool) -> bytes:
+    """RFC 6455 header of one unfragmented, unmasked (server-to-client) text or binary frame."""
+    first = 0x82 if binary else 0x81
+    if length < 126:
+        return struct.pack("!BB", first, length)
+    if length < 1 << 16:
+        return struct.pack("!BBH", first, 126, length)
+    return struct.pack("!BBQ", first, 127, length)
+
+
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A frame ready to route: text frames as str (ASGI text), tensor frames as bytes.
+    """A frame ready to route, framed for the websocket once for all subscribers.
 
-    `key` is (kind, node) for tensor frames; `terminal` marks the job's final status frame.
+    `wire` is the complete websocket frame (header + the worker's bytes), `start` where the payload
+    begins; `key` is (kind, node) for tensor frames; `terminal` marks the job's final status frame.
     """
 
     seq: int
-    payload: str | bytes
+    wire: bytes
+    start: int
+    binary: bool
     key: HeavyKey | None = None
     terminal: bool = False
 
+    @classmethod
+    def of(cls, seq: int, data: bytes, binary: bool, key: HeavyKey | None = None, terminal: bool = False) -> Outgoing:
+        header = ws_frame_header(len(data), binary)
+        return cls(seq, header + data, len(header), binary, key, terminal)
+
     @property
     def size(self) -> int:
-        return len(self.payload)
+        return len(self.wire)
+
+    @property
+    def payload(self) -> str | bytes:
+        """The worker's bytes (binary frames) or text (text frames), for senders without raw framing."""
+        data = self.wire[self.start:]
+        return data if self.binary else data.decode()
 
 
 class Sink(Protocol):
-    """Where a subscriber's frames go (a websocket, or a list in tests)."""
+    """Where a subscriber's frames go (a websocket, or a list in tests).
+
+    `try_send_now` hands a frame over without waiting, or returns False when it would have to wait
+    (then the frame is queued and the sender task sends it with `send`, which waits).
+    """
+
+    def try_send_now(self, item: Outgoing) -> bool: ...
 
     async def send(self, item: Outgoing) -> None: ...
 
@@ -108,6 +139,8 @@ class Subscriber:
         self._timer: asyncio.TimerHandle | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._live = False  # history sent: frames may go straight to the sink
+        self._busy = False  # the sender task is inside sink.send
         self._closer: asyncio.Task[None] | None = None
         self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
@@ -124,6 +157,13 @@ class Subscriber:
 
     def offer(self, item: Outgoing) -> None:
         if self.closed or item.seq <= self.last_sent:
+            return
+        if self._live and not self._busy and not self._pending and self.sink.try_send_now(item):
+            # The fast path: nothing waiting and the socket takes it now — no queue, no task wake-up.
+            self.last_sent = item.seq
+            self.sent += 1
+            if item.terminal:
+                self.close(CLOSE_NORMAL, "job finished")
             return
         if item.key is not None:
             old_seq = self._heavy_seq.get(item.key)
@@ -219,7 +259,11 @@ class Subscriber:
         """Send one frame unless already sent; True when it was the terminal frame."""
         if item.seq <= self.last_sent:
             return False
-        await self.sink.send(item)
+        self._busy = True
+        try:
+            await self.sink.send(item)
+        finally:
+            self._busy = False
         self.last_sent = item.seq
         self.sent += 1
         return item.terminal
@@ -239,6 +283,7 @@ class Subscriber:
             if end_after_replay:
                 self.close(CLOSE_NORMAL, "job finished")
                 return
+            self._live = True
             while True:
                 while not self._pending:
                     self._wake.clear()
