@@ -49,7 +49,7 @@ class ProbeSpec(BaseModel):
     metrics_every: int = Field(default=1, ge=1, le=1000, description="emit train metrics every N steps")
     eval_every: int = Field(default=0, ge=0, le=100_000, description="test-set evaluation every N steps (0: per epoch)")
     heavy_hz: float = Field(default=10.0, gt=0, le=10.0, description="max heavy frames per second per job")
-    stats_hz: float = Field(default=10.0, gt=0, le=50.0,
+    stats_hz: float = Field(default=5.0, gt=0, le=50.0,
                             description="per-layer gradient norms and activation statistics per second")
     kinds: list[ProbeKind] | None = Field(
         default=None, max_length=len(PROBE_KINDS), description="heavy probe kinds to stream (default: all that fit)"

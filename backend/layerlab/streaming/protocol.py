@@ -46,8 +46,14 @@ def _finite(value: Any) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact UTF-8 JSON, the one serialisation of every text frame and header."""
-    return json.dumps(_finite(obj), separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    """Compact UTF-8 JSON, the one serialisation of every text frame and header.
+
+    The strict encoder refuses NaN/Infinity; only then is the object walked to null them (a frame per
+    training step pays for one C-level dumps, not a Python walk of every value)."""
+    try:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except ValueError:
+        return json.dumps(_finite(obj), separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def encode_text(seq: int, type: str, fields: dict[str, Any] | None = None) -> Frame:

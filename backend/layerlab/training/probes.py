@@ -10,7 +10,7 @@ Probes must not change training, so that a watched run is the run you would get 
 at a fixed probe batch under torch.no_grad in eval mode (dropout off, batch-norm statistics frozen),
 restore each module's train/eval flag afterwards, never draw from torch's global random generator,
 and only read gradients. Their cost is also bounded: besides the rate caps, each probe's measured
-time pushes the next one back so probes take at most ~`BUDGET` of the wall-clock time.
+time pushes the next one back so probes take at most ~2 × `BUDGET` of the wall-clock time.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from .probes_stats import activation_stats, grad_norms
 
 __all__ = ["BUDGET", "LayerStatsRecord", "Probes", "TensorRecord"]
 
-BUDGET = 0.02  # at most this share of wall-clock time goes to probes (on top of the rate caps)
+BUDGET = 0.01  # per clock (heavy, stats): probes take at most ~2% of wall-clock time, on top of the rate caps
 CONFUSION_MAX_SAMPLES = 4096
 VECTOR_TYPES = frozenset({"dense", "activation"})
 IMAGE_TYPES = frozenset({"conv2d", "fixed_filter2d", "activation", "maxpool2d", "avgpool2d"})
