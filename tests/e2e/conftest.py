@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_helpers import PageErrors, open_page
+from e2e_helpers import PageErrors, open_page, shot
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -84,8 +84,9 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page_factory(browser: object, server_url: str) -> Iterator[object]:
-    """Open pages (each in its own context); at the end assert none of them logged an error."""
+def page_factory(browser: object, server_url: str, request: pytest.FixtureRequest) -> Iterator[object]:
+    """Open pages (each in its own context); at the end save how each looked (tests/artifacts/last-*.png, to
+    read a failure) and assert none of them logged an error."""
     opened: list[tuple[object, PageErrors]] = []
 
     def make(path: str = "/", **kw: object):
@@ -95,6 +96,7 @@ def page_factory(browser: object, server_url: str) -> Iterator[object]:
 
     yield make
     problems = [e for _, errors in opened for e in errors]
-    for page, _ in opened:
+    for i, (page, _) in enumerate(opened):
+        shot(page, f"last-{request.node.name}-{i}")
         page.context.close()  # type: ignore[attr-defined]
     assert not problems, "errors in the browser console:\n" + "\n".join(problems)

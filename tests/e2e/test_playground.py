@@ -35,7 +35,7 @@ def preset_with(server_url: str, node_type: str) -> str:
 
 
 def wait_valid(page: Page) -> None:
-    page.wait_for_selector("#editor-status[data-state=ok] .ok", timeout=10_000)
+    page.wait_for_selector("#editor-status[data-state=ok] .ok", timeout=30_000)
 
 
 def start_training(page: Page) -> str:
