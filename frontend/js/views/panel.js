@@ -22,8 +22,9 @@ export function wantedViews(spec, signature) {
   const fields = signature?.fields ? Object.values(signature.fields) : [];
   const twoD = fields.length === 1 && fields[0].shape.length === 1 && fields[0].shape[0] === 2
     && fields[0].dtype !== "long";
-  const want = new Set(["curves", "gradflow", "activations", "histograms"]);
-  if (twoD) want.add("boundary");
+  const want = new Set(["curves", "gradflow", "histograms"]);
+  // on 2-D data the per-neuron maps over the input plane show the hidden units (TF-Playground style)
+  want.add(twoD ? "boundary" : "activations");
   if ([...types].some((t) => CONV.has(t))) want.add("filters");
   if ([...types].some((t) => ATTENTION.has(t))) want.add("attention");
   if (types.has("lstm")) want.add("gates");
