@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import os
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from ..settings import Settings
 from ..streaming.protocol import Frame
 from .artifacts import atomic_write_bytes, job_dir
 from .events import EventRouter, EventWriter
-from .executors.base import Executor, JobExit, JobLaunch
+from .executors.base import Capacity, Executor, JobExit, JobLaunch, JobResume
 from .model import JobRecord, JobStatus, Reason
 from .scheduler import Scheduler
 from .slots import SlotPool
@@ -60,11 +61,7 @@ class JobService:
         self.pool = SlotPool(cpu_slots=jobs.cpu_slots, cores=os.cpu_count() or 1, gpu_count=_gpu_count(),
                              threads_per_job=jobs.threads_per_job)
         self.scheduler = Scheduler(settings.limits, self.pool, jobs.gpu_share)
-        if executor is None:
-            from .executors.local import LocalExecutor
-
-            executor = LocalExecutor(jobs)
-        self.executor = executor
+        self.executor = executor or _default_executor(settings)
         self.store: JobStore | None = None
         self.router: EventRouter | None = None
         self._running: dict[str, str] = {}  # job id -> owner, for jobs this process launched
@@ -74,6 +71,7 @@ class JobService:
         self._launching: dict[str, asyncio.Task[None]] = {}  # jobs waiting for a worker to take them
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._adopting = False
 
     # -- lifecycle ----------------------------------------------------------------------------------------
 
@@ -81,22 +79,64 @@ class JobService:
         """Open the store, mark jobs a previous process left running as interrupted, start the executor."""
         self.store = JobStore(sqlite_path(self.settings.database_url))
         self.router = EventRouter(EventWriter(self.store))
-        for job_id, seq in self.store.reconcile(Reason.API_RESTART):
-            self.router.status(job_id, seq, status=JobStatus.INTERRUPTED.value, reason=Reason.API_RESTART)
-        self.router.writer.flush()
         await self.executor.start(self)
+        if self.executor.keeps_jobs:  # Ray: adopt what still runs once the cluster answers (it may be later)
+            self._adopting = True
+            self._spawn(self._adopt())
+            return
+        self._reconcile(set())
         self._pump()
 
+    def _reconcile(self, kept: set[str]) -> None:
+        for job_id, seq in self._db.reconcile(Reason.API_RESTART, keep=kept):
+            self._events.status(job_id, seq, status=JobStatus.INTERRUPTED.value, reason=Reason.API_RESTART)
+        self._events.writer.flush()
+
+    async def _adopt(self) -> None:
+        """Executors whose jobs outlive the API: wait until connected, size the slots to the cluster,
+        reattach to the jobs it still runs, reconcile the others, then start the queue."""
+        capacity = await self.executor.ready()
+        if capacity is not None:  # a cluster: slots mirror its nodes, not this machine
+            self.pool = SlotPool(cpu_slots=capacity.cpu_slots, cores=capacity.cpu_slots * capacity.threads,
+                                 gpu_count=len(capacity.gpus), threads_per_job=capacity.threads)
+            self.scheduler.pool = self.pool
+        self._reconcile(await self._reattach())
+        self._adopting = False
+        self._pump()
+
+    async def _reattach(self) -> set[str]:
+        """Jobs the store has as running and the executor still runs (Ray): followed again, holding their
+        slots, with what is left of their wall-clock cap. The rest are reconciled as interrupted."""
+        records, _ = self._db.list_jobs(owner=None, statuses=[JobStatus.RUNNING], limit=1_000_000)
+        if not records:
+            return set()
+        resumes = [JobResume(r.id, r.last_seq, str(self.artifact_dir(r.id))) for r in records]
+        kept = await self.executor.reattach(resumes)
+        loop = asyncio.get_running_loop()
+        for record in records:
+            full = self._db.get(record.id) if record.id in kept else None
+            if full is None:
+                continue
+            device = str(((full.spec or {}).get("train") or {}).get("device", "auto"))
+            self.pool.acquire(record.id, self.scheduler.request_for(device))  # None if the cluster shrank
+            self._running[record.id] = record.owner
+            left = self.settings.limits.max_wall_seconds - (time.time() - (record.started_at or time.time()))
+            self._deadlines[record.id] = loop.call_later(max(0.0, left), self._timeout, record.id)
+            log.info("reattached to running job %s", record.id)
+        return kept
+
     async def stop(self) -> None:
-        """Graceful shutdown: running jobs are stopped and end `interrupted` with reason `shutdown`."""
+        """Graceful shutdown: running jobs are stopped and end `interrupted` with reason `shutdown` — except
+        with an executor that keeps jobs (Ray): they run on in the cluster and the next start reattaches."""
         self._stopping = True
-        for job_id in list(self._running):
+        keep = self.executor.keeps_jobs
+        for job_id in [] if keep else list(self._running):
             self._intent[job_id] = (JobStatus.INTERRUPTED, Reason.SHUTDOWN)
         for task in list(self._launching.values()):
             task.cancel()
         await asyncio.sleep(0)  # let cancelled launches record their jobs as interrupted
         await self.executor.close()
-        for job_id in list(self._running):  # launched but never reported (e.g. still starting)
+        for job_id in [] if keep else list(self._running):  # launched but never reported (e.g. still starting)
             self._finish(job_id, JobStatus.INTERRUPTED, Reason.SHUTDOWN)
         for task in list(self._tasks):
             task.cancel()
@@ -201,7 +241,7 @@ class JobService:
 
     def _pump(self) -> None:
         """Start every queued job that fits now (fairness and caps per the scheduler)."""
-        if self._stopping or self.store is None:
+        if self._stopping or self.store is None or self._adopting:
             return
         running_per_owner: dict[str, int] = {}
         for owner in self._running.values():
@@ -278,6 +318,26 @@ class JobService:
             status, reason = JobStatus.FAILED, result.reason or Reason.worker_died(result.exitcode)
         self._finish(result.job_id, status, reason)
 
+    def on_capacity(self, capacity: Capacity) -> None:
+        """The cluster gained or lost nodes: resize the slots, then start what now fits."""
+        self.pool.resize(cpu_slots=capacity.cpu_slots, gpu_count=len(capacity.gpus))
+        self._pump()
+
+    def device_load(self) -> dict[str, Any]:
+        """What the scheduler knows of each device: CPU slots in use, and each GPU's free share and jobs."""
+        gpu_jobs = [0] * self.pool.gpu_count
+        for allocation in self.pool.held().values():
+            for index, _ in allocation.gpus:
+                if index < len(gpu_jobs):
+                    gpu_jobs[index] += 1
+        capacity = self.executor.capacity()
+        return {
+            "cpu": {"slots": self.pool.cpu_slots, "slots_free": self.pool.cpu_free(), "threads": self.pool.threads},
+            "gpus": [{"share_free": free, "jobs": jobs} for free, jobs in zip(self.pool.gpu_free(), gpu_jobs,
+                                                                               strict=True)],
+            "cluster_gpus": list(capacity.gpus) if capacity is not None else None,
+        }
+
     def _finish(self, job_id: str, status: JobStatus, reason: str | None) -> bool:
         """Apply a terminal state once, publish the terminal frame, free the slot, start what can start."""
         record = self._db.get(job_id)
@@ -299,6 +359,17 @@ class JobService:
         self._events.forget(job_id)
         self._pump()
         return ok
+
+
+def _default_executor(settings: Settings) -> Executor:
+    """LAYERLAB_EXECUTOR: the embedded local executor, or Ray (an optional extra, imported only then)."""
+    if settings.executor == "ray":
+        from .executors.ray import RayExecutor
+
+        return RayExecutor(settings)
+    from .executors.local import LocalExecutor
+
+    return LocalExecutor(settings.jobs)
 
 
 def _gpu_count() -> int:

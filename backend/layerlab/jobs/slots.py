@@ -103,6 +103,15 @@ class SlotPool:
         self._held[job_id] = alloc
         return alloc
 
+    def resize(self, *, cpu_slots: int, gpu_count: int) -> None:
+        """Follow a cluster that gained or lost nodes. New GPUs come in free; a lost GPU is dropped from the
+        end once nothing holds a share of it (jobs on it end when their node goes), so indices stay valid."""
+        self.cpu_slots = max(1, cpu_slots)
+        while len(self._gpu_free) < gpu_count:
+            self._gpu_free.append(UNITS)
+        while len(self._gpu_free) > gpu_count and self._gpu_free[-1] == UNITS:
+            self._gpu_free.pop()
+
     def release(self, job_id: str) -> None:
         """Give back what a job held; releasing twice (or a job that held nothing) is harmless."""
         alloc = self._held.pop(job_id, None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,8 +199,9 @@ class JobStore:
             args.extend(s.value for s in statuses)
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
-    def reconcile(self, reason: str, now: float | None = None) -> list[tuple[str, int]]:
-        """Start-up: every job left running by a previous process becomes interrupted (resume is out of scope).
+    def reconcile(self, reason: str, now: float | None = None, keep: Collection[str] = ()) -> list[tuple[str, int]]:
+        """Start-up: every job left running by a previous process becomes interrupted (resume is out of scope),
+        except those in `keep` (an executor whose jobs outlive the API, Ray, still runs them).
 
         Returns (job id, next free seq) for each so the caller can record the terminal status event."""
         now = time.time() if now is None else now
@@ -210,7 +211,7 @@ class JobStore:
         ).fetchall()
         out = []
         for job_id, last in rows:
-            if self.transition(job_id, JobStatus.INTERRUPTED, reason=reason, now=now):
+            if job_id not in keep and self.transition(job_id, JobStatus.INTERRUPTED, reason=reason, now=now):
                 out.append((job_id, last + 1))
         return out
 

@@ -25,6 +25,25 @@ class JobLaunch:
 
 
 @dataclass(frozen=True)
+class JobResume:
+    """A job the store has as running, to be followed again after an API restart (executors that keep jobs)."""
+
+    job_id: str
+    after_seq: int
+    artifact_dir: str
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What an executor places jobs on when that is not this machine: CPU slots of `threads` threads each,
+    and whole GPUs (fractional shares are packed per GPU, Ray's num_gpus semantics), with a label each."""
+
+    cpu_slots: int
+    threads: int
+    gpus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class JobExit:
     """How a launched job ended, as far as the executor can tell.
 
@@ -43,9 +62,14 @@ class ExecutorEvents(Protocol):
 
     def on_exit(self, result: JobExit) -> None: ...
 
+    def on_capacity(self, capacity: Capacity) -> None: ...
+
 
 class Executor(ABC):
     name: str
+    #: True when jobs outlive this process (Ray's detached JobManager): `close` then leaves them running
+    #: and a restarted API picks them up with `reattach` instead of marking them interrupted.
+    keeps_jobs: bool = False
 
     @abstractmethod
     async def start(self, events: ExecutorEvents) -> None:
@@ -66,6 +90,18 @@ class Executor(ABC):
     def worker_pid(self, job_id: str) -> int | None:
         """The OS process of a running job, where there is one on this machine."""
         return None
+
+    def capacity(self) -> Capacity | None:
+        """Where jobs run when it is not this machine (a Ray cluster); None: this machine's cores and GPUs."""
+        return None
+
+    async def ready(self) -> Capacity | None:
+        """Wait until jobs can be launched (Ray: connected to the cluster); returns `capacity()`."""
+        return self.capacity()
+
+    async def reattach(self, jobs: list[JobResume]) -> set[str]:
+        """After an API restart: follow again those of `jobs` that still run; returns their ids."""
+        return set()
 
     @abstractmethod
     async def close(self) -> None:
