@@ -37,13 +37,13 @@ export class Viewport {
     this.apply();
   }
 
-  /** Show the box {x0,y0,x1,y1} (world units) whole, centred, never enlarged past 1:1. */
+  /** Show the box {x0,y0,x1,y1} (world units) whole, centred, enlarged at most 1.2× on big screens. */
   fit(box, pad = 24) {
     const r = this.host.getBoundingClientRect();
     const width = r.width;
     const w = Math.max(1, box.x1 - box.x0);
     const h = Math.max(1, box.y1 - box.y0);
-    const s = Math.min(1, (width - 2 * pad) / w, (r.height - 2 * pad - 28) / h);
+    const s = Math.min(1.2, (width - 2 * pad) / w, (r.height - 2 * pad - 28) / h);
     this.scale = Math.max(0.3, s);
     this.x = (width - w * this.scale) / 2 - box.x0 * this.scale;
     this.y = (r.height - 28 - h * this.scale) / 2 - box.y0 * this.scale;
