@@ -39,7 +39,7 @@ async def get_artifact(job_id: str, name: str, service: Service, user: CurrentUs
         raise ApiError(404, "not_found", f"no artifact {name[:64]!r}; available: {', '.join(ARTIFACTS)}")
     filename, media_type = entry
     try:
-        record = service.get(user.id, job_id).record
+        record = service.get(user.sees, job_id).record
     except JobNotFound:
         raise ApiError(404, "not_found", f"no job {job_id[:64]!r}") from None
     path = service.artifact_dir(record.id) / filename

@@ -179,14 +179,14 @@ async def list_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> JobList:
-    views, total = service.list(user.id, status or [], limit, offset)
+    views, total = service.list(user.sees, status or [], limit, offset)
     return JobList(jobs=[job_out(v) for v in views], total=total, limit=limit, offset=offset)
 
 
 @router.get("/api/jobs/{job_id}", response_model=JobOut, summary="One job, with its spec", responses=ERRORS_404)
 async def get_job(job_id: str, service: Service, user: CurrentUser) -> JobOut:
     try:
-        return job_out(service.get(user.id, job_id), with_spec=True)
+        return job_out(service.get(user.sees, job_id), with_spec=True)
     except JobNotFound:
         raise _not_found(job_id) from None
 
@@ -200,7 +200,7 @@ async def get_job(job_id: str, service: Service, user: CurrentUser) -> JobOut:
 )
 async def cancel_job(job_id: str, service: Service, user: CurrentUser) -> JobOut:
     try:
-        return job_out(service.cancel(user.id, job_id))
+        return job_out(service.cancel(user.sees, job_id))
     except JobNotFound:
         raise _not_found(job_id) from None
     except JobConflict as exc:
@@ -221,8 +221,8 @@ async def job_metrics(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 10_000,
 ) -> Response:
     try:
-        view = service.get(user.id, job_id)
-        rows = service.events(user.id, job_id, after_seq, tuple(type or ()), limit)
+        view = service.get(user.sees, job_id)
+        rows = service.events(user.sees, job_id, after_seq, tuple(type or ()), limit)
     except JobNotFound:
         raise _not_found(job_id) from None
     last = rows[-1].seq if rows else after_seq

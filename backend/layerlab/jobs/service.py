@@ -16,6 +16,7 @@ import logging
 import os
 import time
 import uuid
+from collections.abc import Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -181,9 +182,10 @@ class JobService:
             asyncio.get_running_loop().call_soon(self._pump)  # after the answer is built: it says "queued"
         return self.view(self._db.get(record.id) or record), created
 
-    def get(self, owner: str, job_id: str) -> JobView:
+    def get(self, owner: str | Set[str], job_id: str) -> JobView:
+        """`owner`: the caller's id, or every owner they may see (a teacher's class)."""
         record = self._db.get(job_id)
-        if record is None or record.owner != owner:
+        if record is None or not _sees(owner, record.owner):
             raise JobNotFound(job_id)  # another user's job is as absent as a missing one
         return self.view(record)
 
@@ -194,13 +196,15 @@ class JobService:
         pid = self.executor.worker_pid(record.id) if record.status is JobStatus.RUNNING else None
         return JobView(record, position, pid)
 
-    def list(self, owner: str, statuses: list[JobStatus], limit: int, offset: int) -> tuple[list[JobView], int]:
+    def list(
+        self, owner: str | Set[str], statuses: list[JobStatus], limit: int, offset: int
+    ) -> tuple[list[JobView], int]:
         records, total = self._db.list_jobs(owner=owner, statuses=statuses, limit=limit, offset=offset)
         positions = self.scheduler.positions(self._db.queued()) if any(r.status is JobStatus.QUEUED
                                                                         for r in records) else {}
         return [JobView(r, positions.get(r.id), self.executor.worker_pid(r.id)) for r in records], total
 
-    def cancel(self, owner: str, job_id: str) -> JobView:
+    def cancel(self, owner: str | Set[str], job_id: str) -> JobView:
         """A queued job is cancelled at once; a running one is asked to stop and ends cancelled."""
         record = self.get(owner, job_id).record
         if record.status is JobStatus.QUEUED:
@@ -212,7 +216,9 @@ class JobService:
             return self.view(record)
         raise JobConflict(f"job {job_id} is already {record.status.value}")
 
-    def events(self, owner: str, job_id: str, after_seq: int, types: tuple[str, ...], limit: int) -> list[EventRow]:
+    def events(
+        self, owner: str | Set[str], job_id: str, after_seq: int, types: tuple[str, ...], limit: int
+    ) -> list[EventRow]:
         """Stored text frames after `after_seq`, including those not yet flushed to disk."""
         self.get(owner, job_id)
         rows = self._db.events(job_id, after_seq=after_seq, types=types, limit=limit)
@@ -370,6 +376,10 @@ def _default_executor(settings: Settings) -> Executor:
     from .executors.local import LocalExecutor
 
     return LocalExecutor(settings.jobs)
+
+
+def _sees(owner: str | Set[str], job_owner: str) -> bool:
+    return job_owner == owner if isinstance(owner, str) else job_owner in owner
 
 
 def _gpu_count() -> int:

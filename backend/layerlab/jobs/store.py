@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence, Set
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,9 +165,9 @@ class JobStore:
         return cur.rowcount == 1
 
     def list_jobs(
-        self, *, owner: str | None, statuses: Sequence[JobStatus] = (), limit: int = 50, offset: int = 0
+        self, *, owner: str | Set[str] | None, statuses: Sequence[JobStatus] = (), limit: int = 50, offset: int = 0
     ) -> tuple[list[JobRecord], int]:
-        """Newest first, without specs; (page, total matching)."""
+        """Newest first, without specs; (page, total matching). `owner`: one owner or a set of them."""
         where, args = self._filters(owner, statuses)
         total = self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()[0]
         rows = self._db.execute(
@@ -188,12 +188,15 @@ class JobStore:
         return self._db.execute(f"SELECT COUNT(*) FROM jobs {where}", args).fetchone()[0]
 
     @staticmethod
-    def _filters(owner: str | None, statuses: Sequence[JobStatus]) -> tuple[str, list[Any]]:
+    def _filters(owner: str | Set[str] | None, statuses: Sequence[JobStatus]) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         args: list[Any] = []
-        if owner is not None:
+        if isinstance(owner, str):
             clauses.append("owner = ?")
             args.append(owner)
+        elif owner is not None:
+            clauses.append(f"owner IN ({', '.join('?' for _ in owner)})" if owner else "0")
+            args.extend(sorted(owner))
         if statuses:
             clauses.append(f"status IN ({', '.join('?' for _ in statuses)})")
             args.extend(s.value for s in statuses)
