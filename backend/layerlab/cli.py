@@ -7,6 +7,7 @@ Each entry of SUBCOMMANDS adds its parser to the subparsers and sets `func(args)
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -14,14 +15,19 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from . import __version__
+from .cli_jobs import COMMANDS as JOB_COMMANDS
 
 AddCommand = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
 AUTH_HINT = (
-    "refusing to bind {host}: a non-loopback address needs authentication.\n"
-    "Set LAYERLAB_AUTH_TOKENS to one or more comma-separated tokens of at least 16 characters\n"
-    "(e.g. LAYERLAB_AUTH_TOKENS=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')),\n"
-    "and LAYERLAB_ALLOWED_ORIGINS if browsers reach it under another origin; or bind 127.0.0.1."
+    "refusing to bind {host}: a non-loopback address needs authentication, and this server has none.\n"
+    "Fix it one of these ways:\n"
+    "  * create user accounts, each with its own token (printed once):\n"
+    "      layerlab users add NAME [--teacher] [--class CLASS] --data-dir {data_dir}\n"
+    "  * or set LAYERLAB_AUTH_TOKENS to one or more comma-separated shared tokens of at least 16 characters\n"
+    "      (e.g. LAYERLAB_AUTH_TOKENS=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))'))\n"
+    "  * or bind 127.0.0.1 (this machine only).\n"
+    "Set LAYERLAB_ALLOWED_ORIGINS too if browsers reach the server under another origin."
 )
 
 
@@ -34,6 +40,7 @@ def add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from .jobs.users import users_exist
     from .settings import Settings
 
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "data_dir": args.data_dir}.items() if v}
@@ -42,8 +49,9 @@ def run_serve(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"layerlab: invalid settings:\n{exc}", file=sys.stderr)
         return 2
-    if not settings.loopback_only and not settings.auth_enabled:
-        print("layerlab: " + AUTH_HINT.format(host=settings.host), file=sys.stderr)
+    if not settings.loopback_only and not settings.auth_enabled and not users_exist(settings.database_url):
+        hint = AUTH_HINT.format(host=settings.host, data_dir=shlex.quote(str(settings.data_dir)))
+        print("layerlab: " + hint, file=sys.stderr)
         return 2
     import uvicorn
 
@@ -56,7 +64,7 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS: list[AddCommand] = [add_serve]
+SUBCOMMANDS: list[AddCommand] = [add_serve, *JOB_COMMANDS]
 
 
 def build_parser() -> argparse.ArgumentParser:
