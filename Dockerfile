@@ -26,7 +26,6 @@ ARG TORCH_VERSION=2.13.0
 # whose Linux wheels bundle the CUDA runtime). Set it to use a mirror.
 ARG TORCH_INDEX_URL=
 ARG INSTALL_RAY=0
-ARG RAY_VERSION=2.60.0
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -34,7 +33,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
 WORKDIR /app
-COPY requirements.lock ./
+COPY requirements.lock requirements-ray.lock ./
 # torch first and exactly pinned (a loose requirement would pull whichever build the index prefers),
 # then the lock (its torch==2.13.0 line is already satisfied), then mlxtend without its pandas/matplotlib.
 RUN set -eux; \
@@ -44,7 +43,7 @@ RUN set -eux; \
     pip install ${index:+--index-url "$index"} "torch==${TORCH_VERSION}"; \
     pip install -r requirements.lock; \
     pip install --no-deps mlxtend==0.25.0; \
-    if [ "$INSTALL_RAY" = "1" ]; then pip install "ray[default]==${RAY_VERSION}"; fi
+    if [ "$INSTALL_RAY" = "1" ]; then pip install -r requirements-ray.lock; fi
 
 COPY pyproject.toml README.md ./
 COPY backend ./backend

