@@ -197,3 +197,25 @@ def _listening(pid: int) -> bool:
         return any(c.status == psutil.CONN_LISTEN for p in procs for c in p.net_connections("inet"))
     except psutil.Error:
         return False
+
+
+def test_progress_on_a_terminal_redraws_one_bar_in_place() -> None:
+    import io
+
+    from layerlab.cli_progress import Progress
+
+    out = io.StringIO()
+    progress = Progress(out, total=40, tty=True)
+    progress.frame({"type": "status", "status": "running", "device": "cpu", "params": 1234})
+    for step in range(1, 41):
+        progress.frame({"type": "metrics", "kind": "step", "step": step, "epoch": 1 + step // 20, "loss": 1 / step})
+        if step == 20:
+            progress.frame({"type": "metrics", "kind": "eval", "split": "test", "epoch": 1, "loss": 0.5,
+                            "accuracy": 0.75})
+    progress.close()
+    text = out.getvalue()
+    assert text.startswith("running on cpu, 1,234 parameters, 40 steps\n")
+    assert "epoch 1: test loss 0.5  accuracy 0.75\n" in text
+    last = text.rstrip("\n").split("\r\x1b[2K")[-1]
+    assert last.startswith("[" + "#" * 24 + "] 100%  step 40/40  epoch 3  loss 0.025")
+    assert text.count("\n") == 3  # status, evaluation, and the final newline: the bar itself is redrawn
