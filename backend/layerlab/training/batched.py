@@ -74,15 +74,7 @@ class BatchedEnsemble:
 
     def forward(self, *xs: torch.Tensor, per_member: bool = False, training: bool = True) -> torch.Tensor:
         """Outputs [K, B, ...]. Inputs are shared [B, ...] or, with `per_member`, one batch each [K, B, ...]."""
-        self.base.train(training)
-
-        def one(params: Tensors, buffers: Tensors, *x: torch.Tensor) -> torch.Tensor:
-            return functional_call(self.base, (params, buffers), x)
-
-        dims = (0, 0, *([0 if per_member else None] * len(xs)))
-        return vmap(one, in_dims=dims, randomness="different" if training else "error")(
-            self.params, self.buffers, *xs
-        )
+        return stacked_forward(self.base, self.params, self.buffers, *xs, per_member=per_member, training=training)
 
     # -- training ------------------------------------------------------------------------------------------
 
@@ -140,6 +132,23 @@ class BatchedEnsemble:
     def load_into(self, k: int, model: nn.Module) -> nn.Module:
         model.load_state_dict(self.member_state(k))
         return model
+
+
+def stacked_forward(
+    base: nn.Module, params: Tensors, buffers: Tensors, *xs: torch.Tensor, per_member: bool = False,
+    training: bool = False,
+) -> torch.Tensor:
+    """`base`'s forward for every stacked parameter set ([K, ...] each): outputs [K, B, ...].
+
+    `base` may live on the meta device: only its structure is used. Also evaluates many points of a loss
+    landscape at once (one parameter set per point)."""
+    base.train(training)
+
+    def one(p: Tensors, b: Tensors, *x: torch.Tensor) -> torch.Tensor:
+        return functional_call(base, (p, b), x)
+
+    dims = (0, 0, *([0 if per_member else None] * len(xs)))
+    return vmap(one, in_dims=dims, randomness="different" if training else "error")(params, buffers, *xs)
 
 
 def member_losses(out: torch.Tensor, y: torch.Tensor, objective: Objective, *, per_member: bool = False
