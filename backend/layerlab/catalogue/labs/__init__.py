@@ -65,3 +65,4 @@ def labs_json() -> list[dict[str, Any]]:
 
 # Declarations by chapter part; imported last because they use register_lab above.
 from . import theory as _theory  # noqa: E402, F401  (9.3 and the theory/practice gap)
+from . import vision_language as _vision_language  # noqa: E402, F401  (9.4 and 9.5)
