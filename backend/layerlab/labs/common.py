@@ -85,7 +85,8 @@ class Curves:
         self.every = max(1, total_steps // points)
 
     def due(self, step: int) -> bool:
-        return step % self.every == 0
+        """Step 1 (where every variant starts) and every `every`-th step."""
+        return step == 1 or step % self.every == 0
 
     def point(self, variant: str, step: int, **values: Any) -> None:
         self.ctx.emit({"type": "metrics", "variant": variant, "step": step, **values})
