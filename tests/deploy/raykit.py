@@ -43,7 +43,7 @@ class RayNode:
         except (ProcessLookupError, PermissionError):
             pass
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 3.0) -> None:
         """SIGTERM (ray start --block then stops its node), SIGKILL the group if it lingers."""
         if self.process.poll() is None:
             self.kill(signal.SIGTERM)

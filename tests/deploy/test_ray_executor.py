@@ -4,7 +4,8 @@ The head has 2 CPUs and 1 logical GPU (a resource count: Ray schedules on it wit
 trains on the CPU, as `auto` does where torch sees no GPU). The tests run in order on one cluster and one
 API, and each one states one claim: same metrics as the local executor for the same seed; four 0.25-GPU
 jobs share the GPU and the fifth waits; cancel; a second GPU node joins and takes work, and killing it
-fails its job with a reason; a restarted (kill -9) API reattaches to the running jobs and streams them.
+fails its job with a reason; an API restarted (SIGTERM, then kill -9) reattaches to the running jobs and
+streams them without losing a frame.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobkit import TERMINAL, alive, events, get, mlp, submit, wait_first_metrics, wait_for, wait_gone
+from jobkit import TERMINAL, alive, events, get, mlp, nan_job, submit, wait_first_metrics, wait_for, wait_gone
 from serverkit import LiveServer, start_server
 
 pytest.importorskip("ray", reason="the Ray extra is not installed (pip install '.[ray]')")
@@ -164,6 +165,15 @@ def test_same_metrics_as_the_local_executor(state: dict[str, Any], make_client: 
     assert remote["device"].startswith("cpu") and remote["attempt"] == 1
 
 
+def test_a_failing_job_fails_with_the_same_reason_and_error_frame(state: dict[str, Any]) -> None:
+    with state["server"].client() as c:
+        failed = wait_for(c, submit(c, nan_job())["id"], {"failed"}, timeout=60)
+        frames = events(c, failed["id"])
+    assert failed["reason"] == "nan_loss"
+    assert [f["reason"] for f in frames if f["type"] == "error"] == ["nan_loss"]
+    assert frames[-1]["status"] == "failed"
+
+
 def test_four_quarter_gpu_jobs_share_the_gpu_and_the_fifth_waits(state: dict[str, Any]) -> None:
     with state["server"].client() as c:
         jobs = [submit(c, gpu_job(seed=i))["id"] for i in range(5)]
@@ -216,33 +226,45 @@ def test_a_new_gpu_node_takes_work_and_its_death_fails_the_job(state: dict[str, 
         wait_until(lambda: len(gpus(c)) == 1, 60, "the API to drop the lost GPU")
 
 
-def test_a_restarted_api_reattaches_to_running_jobs_and_streams_them(state: dict[str, Any],
-                                                                       cluster: RayCluster) -> None:
-    jobs = state["gpu_jobs"]
+def restart_api(state: dict[str, Any], cluster: RayCluster, how: signal.Signals) -> None:
     old: LiveServer = state["server"]
-    with old.client() as c:
-        before = {j: get(c, j)["last_seq"] for j in jobs}
-    os.kill(old.pid, signal.SIGKILL)
-    old.process.wait(10)
+    os.kill(old.pid, how)  # SIGTERM: graceful shutdown, which leaves Ray jobs running; SIGKILL: a crash
+    old.process.wait(30)
     old.stop()
-    state["server"] = start_api(cluster, state["data"], state["root"] / "api-1.log")
+    state["restarts"] = state.get("restarts", 0) + 1
+    state["server"] = start_api(cluster, state["data"], state["root"] / f"api-{state['restarts']}.log")
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "kill-9"])
+def test_a_restarted_api_reattaches_to_running_jobs_and_streams_them(state: dict[str, Any], cluster: RayCluster,
+                                                                       how: signal.Signals) -> None:
+    jobs = state["gpu_jobs"]
+    with state["server"].client() as c:
+        before = {j: get(c, j)["last_seq"] for j in jobs}
+    restart_api(state, cluster, how)
     with state["server"].client() as c:
         for job_id in jobs:
             assert get(c, job_id)["status"] == "running"
-        # Streams again: new frames arrive past what the killed API had stored, over the websocket too.
+        # Streams again: new frames arrive past what the old API had stored, over the websocket too.
         wait_until(lambda: all(get(c, j)["last_seq"] > before[j] + 2 for j in jobs), 60, "frames after restart")
         probe = jobs[0]
         after = get(c, probe)["last_seq"]
         seen = read_stream(state["server"], probe, after, count=2)
         assert seen and all(seq > after for seq in seen)
+
+
+def test_reattached_jobs_cancel_and_kept_every_frame(state: dict[str, Any]) -> None:
+    jobs = state["gpu_jobs"]
+    with state["server"].client() as c:
         for job_id in jobs:
             assert c.post(f"/api/jobs/{job_id}/cancel").status_code == 202
         for job_id in jobs:
             wait_for(c, job_id, {"cancelled"}, timeout=20)
             seqs = [f["seq"] for f in events(c, job_id)]
-            assert seqs == list(range(len(seqs))), "no frame lost or repeated across the restart"
+            assert seqs == list(range(len(seqs))), "no frame lost or repeated across the restarts"
         listing = c.get("/api/jobs", params={"limit": 100}).json()["jobs"]
         assert all(j["status"] in TERMINAL for j in listing)
+        assert all(g["share_free"] == 1.0 and g["jobs"] == 0 for g in gpus(c))
 
 
 def read_stream(server: LiveServer, job_id: str, after_seq: int, count: int) -> list[int]:
