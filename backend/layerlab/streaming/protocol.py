@@ -22,6 +22,7 @@ import numpy as np
 TEXT_TYPES = frozenset({"status", "metrics", "log", "summary", "error"})
 TENSOR_DTYPES = {"float32": "<f4", "float16": "<f2", "uint8": "|u1"}
 _HEADER_LEN = struct.Struct("<I")
+_STRICT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)  # built once
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,9 @@ def dumps(obj: Any) -> bytes:
     The strict encoder refuses NaN/Infinity; only then is the object walked to null them (a frame per
     training step pays for one C-level dumps, not a Python walk of every value)."""
     try:
-        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        return _STRICT_JSON.encode(obj).encode()
     except ValueError:
-        return json.dumps(_finite(obj), separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        return _STRICT_JSON.encode(_finite(obj)).encode()
 
 
 def encode_text(seq: int, type: str, fields: dict[str, Any] | None = None) -> Frame:
