@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from . import __version__
-from .api import artifacts, catalogue, datasets, health, jobs, validate, ws
+from .api import artifacts, catalogue, datasets, health, jobs, labs, studies, validate, ws
 from .api.auth import AccessMiddleware
 from .api.body import BodyLimitMiddleware
 from .api.errors import ErrorBody, install_error_handlers
@@ -32,7 +32,7 @@ the path of the field at fault, and the name of the exceeded limit (or null). Bo
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.settings.data_dir.mkdir(parents=True, exist_ok=True)
-    async with jobs.lifespan(app), ws.lifespan(app):
+    async with jobs.lifespan(app), ws.lifespan(app), studies.lifespan(app):
         yield
 
 
@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.catalogue = encode(catalogue_document(settings.limits))
     install_error_handlers(app)
-    for module in (health, catalogue, validate, datasets, jobs, artifacts, ws):
+    for module in (health, catalogue, validate, datasets, jobs, artifacts, ws, labs, studies):
         app.include_router(module.router)
     # Middleware added last runs first: access control, then the body-size cap, then routing.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.limits.max_body_bytes)

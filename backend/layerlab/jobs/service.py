@@ -165,15 +165,42 @@ class JobService:
             earlier = self._db.find_idempotent(owner, idempotency_key, request_hash)
             if earlier is not None:
                 return self.view(earlier), False
-        if not self.pool.can_ever_fit(self.scheduler.request_for(spec.train.device)):
-            raise SpecError(f"train.device is {spec.train.device!r} but this server has no GPU; use 'auto' or 'cpu'",
+        self._check_device(spec.train.device)
+        self._admit(owner, 1)
+        return self._create(owner, spec.name, spec.model_dump(mode="json"), spec, idempotency_key, request_hash)
+
+    def submit_task(self, owner: str, payload: dict[str, Any], *, name: str | None) -> JobView:
+        """Queue a lab or batched-study job. `payload` is stored as the job's spec: its `kind` tells the worker
+        what to run (training/run.job_events) and its train.device is read by the scheduler as a job's is."""
+        self._check_device(str((payload.get("train") or {}).get("device", "cpu")))
+        self._admit(owner, 1)
+        return self._create(owner, name, payload, None)[0]
+
+    def submit_group(self, owner: str, specs: list[JobSpec]) -> list[JobView]:
+        """Queue several jobs admitted as one request (a study of separate jobs): each takes a place of the
+        global queue, and together they count as one submission against the owner's queued cap."""
+        for spec in specs:
+            self._check_device(spec.train.device)
+        self._admit(owner, len(specs))
+        return [self._create(owner, spec.name, spec.model_dump(mode="json"), spec)[0] for spec in specs]
+
+    def _check_device(self, device: str) -> None:
+        if not self.pool.can_ever_fit(self.scheduler.request_for(device)):
+            raise SpecError(f"train.device is {device!r} but this server has no GPU; use 'auto' or 'cpu'",
                             loc=["train", "device"])
+
+    def _admit(self, owner: str, count: int) -> None:
+        """Raise QueueFull/UserQueueFull unless `count` more jobs fit the queue and the owner may submit."""
         self.scheduler.admit(owner_queued=self._db.count(status=JobStatus.QUEUED, owner=owner),
-                             total_queued=self._db.count(status=JobStatus.QUEUED))
+                             total_queued=self._db.count(status=JobStatus.QUEUED) + count - 1)
+
+    def _create(
+        self, owner: str, name: str | None, stored: dict[str, Any], spec: JobSpec | None,
+        idempotency_key: str | None = None, request_hash: str | None = None,
+    ) -> tuple[JobView, bool]:
         job_id = uuid.uuid4().hex
-        stored = spec.model_dump(mode="json")
         self._write_static_artifacts(job_id, spec, stored)
-        record, created = self._db.create_job(job_id=job_id, owner=owner, name=spec.name, spec=stored,
+        record, created = self._db.create_job(job_id=job_id, owner=owner, name=name, spec=stored,
                                                idempotency_key=idempotency_key, request_hash=request_hash)
         if created:
             position = self.scheduler.positions(self._db.queued()).get(job_id)
@@ -229,13 +256,16 @@ class JobService:
     def artifact_dir(self, job_id: str) -> Path:
         return job_dir(self.data_dir, job_id)
 
-    def _write_static_artifacts(self, job_id: str, spec: JobSpec, stored: dict[str, Any]) -> None:
-        """spec.json and model.py depend only on the spec: written at submission, before the job is visible."""
+    def _write_static_artifacts(self, job_id: str, spec: JobSpec | None, stored: dict[str, Any]) -> None:
+        """spec.json and model.py depend only on the spec: written at submission, before the job is visible.
+        A lab or study job (no single model) gets spec.json only."""
         from ..training.export_py import model_py
 
         directory = self.artifact_dir(job_id)
         directory.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(directory / "spec.json", json.dumps(stored, indent=2, ensure_ascii=False).encode())
+        if spec is None:
+            return
         try:
             code = model_py(spec.model)
         except Exception:  # an export gap must not refuse a valid job; the artifact is then just absent

@@ -1,7 +1,7 @@
 """The worker process: waits (pre-warmed, torch already imported) for one job, runs it, reports, exits.
 
 It speaks to the API only through `jobs/pipe.py` messages: frames as they are produced by
-`training.run.train_events`, a heartbeat every second from a small thread (so a long step still shows the
+`training.run.job_events`, a heartbeat every second from a small thread (so a long step still shows the
 process is alive), and a final `done` control message. A `stop` control message from the API is noticed
 between steps. One job per process: when it ends, the process exits and everything it held is released.
 """
@@ -95,8 +95,8 @@ def run_job(link: _Link, job: dict[str, Any]) -> dict[str, Any]:
     """Stream one job's frames to the API; the `done` message says how it ended (the API decides the state)."""
     try:
         _prepare(job)
-        frames = run.train_events(
-            run.parse_spec(job["spec"]),
+        frames = run.job_events(
+            job["spec"],
             seq_start=int(job["seq_start"]),
             should_stop=link.should_stop,
             artifact_dir=job["artifact_dir"],

@@ -58,6 +58,27 @@ def record_frame(enc: FrameEncoder, record: StepRecord | EvalRecord | LayerStats
     return enc.text("metrics", **fields)
 
 
+def job_events(
+    raw: dict[str, Any],
+    *,
+    seq_start: int,
+    should_stop: Callable[[], bool],
+    artifact_dir: str | Path,
+) -> Iterator[Frame]:
+    """What every executor runs for a stored job: by its `kind`, a lab (labs/lab_job.py), a batched study
+    (labs/study_run.py), or — no kind — a training job spec (`train_events`)."""
+    kind = raw.get("kind")
+    if kind == "lab":
+        from ..labs.lab_job import lab_events
+
+        return lab_events(raw, seq_start=seq_start, should_stop=should_stop, artifact_dir=artifact_dir)
+    if kind == "study":
+        from ..labs.study_run import study_events
+
+        return study_events(raw, seq_start=seq_start, should_stop=should_stop, artifact_dir=artifact_dir)
+    return train_events(parse_spec(raw), seq_start=seq_start, should_stop=should_stop, artifact_dir=artifact_dir)
+
+
 def train_events(
     spec: JobSpec,
     *,

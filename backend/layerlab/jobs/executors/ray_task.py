@@ -1,4 +1,4 @@
-"""The body of one Ray job task: `training.run.train_events` as bytes items, like the local worker's pipe.
+"""The body of one Ray job task: `training.run.job_events` as bytes items, like the local worker's pipe.
 
 It runs in a fresh Ray worker process (the task is declared with max_calls=1: one process per job, as
 with the local executor, so GPU memory and threads never leak from one job into the next). The artifact
@@ -87,8 +87,8 @@ def job_items(job: dict[str, Any], stop: StopFlag, where: dict[str, Any]) -> Ite
     done: dict[str, Any]
     with TemporaryDirectory(prefix="layerlab-job-") as tmp:
         try:
-            frames = run.train_events(run.parse_spec(job["spec"]), seq_start=int(job["seq_start"]),
-                                      should_stop=stop, artifact_dir=tmp)
+            frames = run.job_events(job["spec"], seq_start=int(job["seq_start"]), should_stop=stop,
+                                    artifact_dir=tmp)
             for frame in frames:
                 if frame.type == "summary":
                     yield from _artifacts(Path(tmp))
