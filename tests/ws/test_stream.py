@@ -89,6 +89,31 @@ def test_reconnect_with_after_seq_gives_every_text_frame_once_in_order(ws_server
     asyncio.run(main())
 
 
+def test_one_page_watches_several_jobs_each_on_its_own_socket(ws_server: ThreadServer) -> None:
+    jobs = [ws_server.fake_running_job() for _ in range(3)]
+    encoders = {job: FrameEncoder(0) for job in jobs}
+
+    async def main() -> dict[str, list[dict]]:
+        sockets = {job: await connect(ws_server.ws_url(job)) for job in jobs}
+        readers = {job: asyncio.ensure_future(read_all(ws)) for job, ws in sockets.items()}
+        for step in range(60):
+            for job in jobs:  # interleaved, as concurrent jobs are
+                ws_server.publish(job, encoders[job].text("metrics", step=step, job=job))
+            await asyncio.sleep(0.001)
+        for job in jobs:
+            ws_server.publish(job, encoders[job].text("status", status="succeeded"))
+        got = {}
+        for job, reader in readers.items():
+            messages, code = await asyncio.wait_for(reader, 30)
+            assert code == 1000
+            got[job] = [json.loads(m) for m in messages]
+        return got
+
+    for job, frames in asyncio.run(main()).items():
+        assert [f["seq"] for f in frames] == list(range(61))
+        assert all(f.get("job", job) == job for f in frames), "each socket carries only its own job"
+
+
 def test_a_stalled_subscriber_is_closed_without_delaying_healthy_ones(ws_server: ThreadServer) -> None:
     job = ws_server.fake_running_job()
     enc = FrameEncoder(0)
