@@ -4,7 +4,9 @@ node, labs run as jobs whose summary carries the outcome, cancel, and the labs i
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import json
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,8 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from websockets.asyncio.client import connect
 
 from jobkit import TERMINAL, events, mlp, submit, wait_for
+from layerlab.streaming.protocol import decode_tensor
 from serverkit import LiveServer, start_server
 
 ENV = {
@@ -141,7 +145,29 @@ def test_a_lab_runs_as_a_job_and_its_summary_is_the_outcome(client: httpx.Client
     assert frames[0]["status"] == "queued" and frames[1]["status"] == "running"
 
 
-def test_a_lab_streams_tensor_frames_and_can_be_cancelled(client: httpx.Client, server: LiveServer) -> None:
+def test_a_lab_streams_its_tensors_as_binary_frames_over_the_websocket(client: httpx.Client,
+                                                                       server: LiveServer) -> None:
+    job_id = client.post("/api/labs/autoencoder/run", json={"scale": "quick"}).json()["id"]
+    url = server.url.replace("http://", "ws://") + f"/api/jobs/{job_id}/stream"
+
+    async def read() -> list[str | bytes]:
+        async with connect(url, max_size=2**24) as ws:
+            return [m async for m in ws]
+
+    messages = asyncio.run(asyncio.wait_for(read(), 120))
+    tensors = [decode_tensor(m) for m in messages if isinstance(m, bytes)]
+    kinds = {h["kind"] for h, _ in tensors}
+    assert {"reconstructions", "latent_map"} <= kinds
+    recon = [(h, a) for h, a in tensors if h["kind"] == "reconstructions"]
+    assert recon[-1][1].shape == (2, 8, 8, 8) and recon[-1][0]["rows"] == ["input", "output"]
+    texts = [json.loads(m) for m in messages if isinstance(m, str)]
+    assert texts[-1]["type"] == "status" and texts[-1]["status"] == "succeeded"
+    assert texts[-1]["summary"]["claim_holds"] is True
+    seqs = [h["seq"] for h, _ in tensors] + [t["seq"] for t in texts]
+    assert len(seqs) == len(set(seqs))
+
+
+def test_a_running_lab_can_be_cancelled(client: httpx.Client) -> None:
     r = client.post("/api/labs/overparameterisation/run", json={"scale": "full"})
     assert r.status_code == 201, r.text
     job_id = r.json()["id"]

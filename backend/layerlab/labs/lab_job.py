@@ -95,14 +95,18 @@ def _run(payload: dict[str, Any], enc: FrameEncoder, should_stop: Callable[[], b
     yield enc.text("status", status="running", lab=lab_id, scale=params.scale, seed=params.seed, threads=threads)
     thread = threading.Thread(target=work, name=f"lab-{lab_id}", daemon=True)
     thread.start()
-    while thread.is_alive() or not ctx.items.empty():
-        if not ctx.stop.is_set() and should_stop():
+    try:
+        while thread.is_alive() or not ctx.items.empty():
+            if not ctx.stop.is_set() and should_stop():
+                ctx.stop.set()
+            try:
+                item = ctx.items.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+            yield _frame(enc, item)
+    finally:
+        if thread.is_alive():  # the generator was closed early (e.g. Ray's cancel): let the runner end too
             ctx.stop.set()
-        try:
-            item = ctx.items.get(timeout=_POLL_S)
-        except queue.Empty:
-            continue
-        yield _frame(enc, item)
     thread.join()
     seconds = time.perf_counter() - started
     error = result.get("error")
