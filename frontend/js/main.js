@@ -9,6 +9,7 @@ import { Inspector } from "./inspector.js";
 import { RunList } from "./jobs/runlist.js";
 import { stop, train } from "./jobs/runner.js";
 import { JobStatus } from "./jobs/status.js";
+import { initLabs } from "./labs/mode.js";
 import { Palette } from "./palette.js";
 import { PresetPicker } from "./presets.js";
 import { SettingsTabs } from "./settingstabs.js";
@@ -110,6 +111,8 @@ async function main() {
   if (start.preset) presets.load(start.preset);
   else replaceSpec(start.spec);
   startValidation();
+  initLabs({ catalogue: store.catalogue, playgroundBtn: $("mode-playground"), labsBtn: $("labs-button"),
+    root: $("labs"), list: $("lab-list"), detail: $("lab-detail") });
   document.body.dataset.ready = "1";
 }
 

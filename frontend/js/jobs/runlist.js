@@ -100,6 +100,7 @@ export class RunList {
         return toast(err.message, { error: true });
       }
     }
+    if (record.spec?.kind === "lab") return emit("labs:open", { lab: record.spec.lab, job: record });
     if (record.spec) replaceSpec(normaliseSpec(record.spec));
     watch(job.id, record.spec ?? null, { label: runName(record) });
     this.onOpen?.(record);
