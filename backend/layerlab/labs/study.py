@@ -95,8 +95,10 @@ def apply_path(raw: dict[str, Any], path: str, value: Any, loc: list[str | int])
     """Set `path` in the spec JSON `raw` (in place); node paths find the node by its id."""
     keys = _path_keys(path, loc)
     if keys[0] == "nodes":
-        nodes = (raw.get("model") or {}).get("nodes") if isinstance(raw.get("model"), dict) else None
-        node = next((n for n in nodes or [] if isinstance(n, dict) and n.get("id") == keys[1]), None)
+        model = raw.get("model")
+        nodes = model.get("nodes") if isinstance(model, dict) else None
+        node = next((n for n in nodes if isinstance(n, dict) and n.get("id") == keys[1]), None) \
+            if isinstance(nodes, list) else None
         if node is None:
             raise SpecError(f"{path!r} names node {keys[1]!r}, which is not in base.model", loc=loc,
                             node_id=keys[1])
