@@ -166,7 +166,8 @@ async def create_study(request: Request, response: Response, service: Service, s
     retry = {"Retry-After": str(service.settings.jobs.retry_after_s)}
     try:
         if plan.mode == "batched":
-            jobs = [service.submit_task(user.id, study_payload(plan, study_id), name=plan.name or "study")]
+            name = plan.name or "study: " + " × ".join(a.path for a in plan.axes)
+            jobs = [service.submit_task(user.id, study_payload(plan, study_id), name=name)]
         else:
             jobs = service.submit_group(user.id, [v.spec for v in plan.variants])
     except QueueFull as exc:
