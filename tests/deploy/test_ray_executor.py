@@ -135,11 +135,11 @@ def test_a_driver_without_the_token_is_refused(cluster: RayCluster) -> None:
     assert not any(b"Connected to Ray cluster" in line for line in seen)
 
 
-def be_nice(pid: int | None) -> None:
+def be_nice(pid: int | None, niceness: int = 15) -> None:
     """Lower a training job's CPU priority: on 2 shared cores the API, Ray and new workers go first."""
     if pid:
         with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, pid, 15)
+            os.setpriority(os.PRIO_PROCESS, pid, niceness)
 
 
 def test_same_metrics_as_the_local_executor(state: dict[str, Any], make_client: Callable[..., Any]) -> None:
@@ -195,6 +195,7 @@ def test_cancel_stops_a_running_job_and_the_waiting_one_starts(state: dict[str, 
     with state["server"].client() as c:
         pid = get(c, first)["worker_pid"]  # the Ray worker process (this one-host cluster shares our host)
         assert pid and alive(pid)
+        be_nice(pid, 0)  # its exit must not wait behind the others
         started = time.monotonic()
         assert c.post(f"/api/jobs/{first}/cancel").status_code == 202
         done = wait_for(c, first, {"cancelled"}, timeout=15)
@@ -279,3 +280,21 @@ def read_stream(server: LiveServer, job_id: str, after_seq: int, count: int) -> 
             if isinstance(message, str):
                 seqs.append(json.loads(message)["seq"])
     return seqs
+
+
+def test_a_manager_left_by_another_version_is_replaced_once_idle(state: dict[str, Any], cluster: RayCluster) -> None:
+    """Detached actors outlive upgrades: a driver of another protocol replaces the (now idle) manager."""
+    code = (
+        "import ray; from layerlab.jobs.executors import ray_manager as m\n"
+        f"ray.init(address='{cluster.address}', namespace=m.NAMESPACE, logging_level='ERROR')\n"
+        "old = ray.get_actor(m.MANAGER_NAME, namespace=m.NAMESPACE)._actor_id.hex()\n"
+        "m.PROTOCOL += 1\n"
+        "new = m.get_or_create_manager()\n"
+        "print('IDS', old, new._actor_id.hex(), ray.get(new.ping.remote())['protocol'])\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env={**os.environ, **cluster.env}, capture_output=True,
+                            timeout=120, text=True)
+    line = next((x for x in result.stdout.splitlines() if x.startswith("IDS")), None)
+    assert line, result.stdout[-2000:] + result.stderr[-2000:]
+    _, old, new, protocol = line.split()
+    assert old != new and int(protocol) == 1  # a new actor, running this install's code

@@ -22,8 +22,10 @@ import logging
 import math
 import os
 import socket
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ...settings import Settings
 from ..artifacts import atomic_write_bytes
@@ -32,6 +34,7 @@ from . import ray_items
 from .base import Capacity, Executor, ExecutorEvents, JobExit, JobLaunch, JobResume
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CAPACITY_PERIOD_S = 2.0
 MAX_RETRY_S = 15.0
@@ -58,6 +61,33 @@ def capacity_of(nodes: list[dict[str, Any]], threads: int) -> Capacity:
         where = f"{node.get('NodeManagerAddress', '?')}/{str(node.get('NodeID', ''))[:8]}"
         gpus += [f"{kind} {i} on {where}" for i in range(int(res.get("GPU", 0)))]
     return Capacity(cpu_slots=max(1, math.floor(cpus / threads)), threads=threads, gpus=tuple(gpus))
+
+
+def _in_daemon_thread(fn: Callable[[], T]) -> asyncio.Future[T]:
+    """A blocking Ray call off the event loop, on a daemon thread: unlike asyncio.to_thread, a call stuck
+    on an unreachable cluster never holds up the loop's or the interpreter's shutdown."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if not future.done():
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+
+    def work() -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = fn()
+        except BaseException as exc:  # noqa: B036 - handed to the awaiting coroutine
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nobody waits any more
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="layerlab-ray-call", daemon=True).start()
+    return future
 
 
 class _Followed:
@@ -99,7 +129,7 @@ class RayExecutor(Executor):
         delay = 1.0
         while True:
             try:
-                await asyncio.to_thread(self._connect)
+                await _in_daemon_thread(self._connect)
                 break
             except Exception as exc:
                 log.warning("Ray cluster at %s not reachable yet (%s); retrying in %.0f s", self._address,
@@ -107,7 +137,7 @@ class RayExecutor(Executor):
                 with contextlib.suppress(Exception):
                     import ray
 
-                    await asyncio.to_thread(ray.shutdown)
+                    await _in_daemon_thread(ray.shutdown)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_RETRY_S)
         self._connected.set()
@@ -139,7 +169,7 @@ class RayExecutor(Executor):
         while True:
             await asyncio.sleep(CAPACITY_PERIOD_S)
             try:
-                fresh = capacity_of(await asyncio.to_thread(ray.nodes), self._threads)
+                fresh = capacity_of(await _in_daemon_thread(ray.nodes), self._threads)
             except Exception:
                 log.warning("could not read the Ray cluster's nodes", exc_info=True)
                 continue
@@ -162,7 +192,7 @@ class RayExecutor(Executor):
         with contextlib.suppress(Exception):
             import ray
 
-            await asyncio.wait_for(asyncio.to_thread(ray.shutdown), timeout=5.0)
+            await asyncio.wait_for(_in_daemon_thread(ray.shutdown), timeout=5.0)
 
     # -- jobs ---------------------------------------------------------------------------------------------
 

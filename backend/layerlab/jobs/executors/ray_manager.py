@@ -24,6 +24,7 @@ from typing import Any
 import ray
 import ray.exceptions
 
+from ... import __version__
 from ..model import Reason
 from . import ray_items
 from .ray_task import StopFlag, job_items, placement
@@ -38,6 +39,7 @@ FORCE_AFTER_S = 2.0  # ... and this long: ray.cancel(force=True) kills the worke
 BINARY_BUDGET = 64 * 1024 * 1024
 BATCH_ITEMS = 512
 FINISHED_TTL_S = 3600.0
+PROTOCOL = 1  # bump when the manager's methods or items change: an older manager is then replaced
 
 
 def _job_stream(job: dict[str, Any], manager: Any) -> Iterator[bytes]:
@@ -50,9 +52,16 @@ def _job_stream(job: dict[str, Any], manager: Any) -> Iterator[bytes]:
 
 # CPU jobs reuse warm worker processes (torch already imported: a job starts in well under a second).
 # A GPU job gets a fresh process (max_calls=1): a CUDA context is bound to the GPU it was created on and
-# holds memory until its process ends, so a worker never carries one into the next job.
-run_cpu_job = ray.remote(num_returns="streaming", max_retries=0, retry_exceptions=False)(_job_stream)
-run_gpu_job = ray.remote(num_returns="streaming", max_retries=0, retry_exceptions=False, max_calls=1)(_job_stream)
+# holds memory until its process ends, so a worker never carries one into the next job. Two functions,
+# not two wrappers of one: Ray registers max_calls once per function (module and name).
+@ray.remote(num_returns="streaming", max_retries=0, retry_exceptions=False)
+def run_cpu_job(job: dict[str, Any], manager: Any) -> Iterator[bytes]:
+    yield from _job_stream(job, manager)
+
+
+@ray.remote(num_returns="streaming", max_retries=0, retry_exceptions=False, max_calls=1)
+def run_gpu_job(job: dict[str, Any], manager: Any) -> Iterator[bytes]:
+    yield from _job_stream(job, manager)
 
 
 def exit_reason(exc: BaseException) -> str | None:
@@ -154,8 +163,8 @@ class JobManager:
         self.jobs: dict[str, JobLog] = {}
         self.handle: Any = None
 
-    async def ping(self) -> str:
-        return "ok"
+    async def ping(self) -> dict[str, Any]:
+        return {"protocol": PROTOCOL, "version": __version__}
 
     async def launch(self, job: dict[str, Any], resources: dict[str, float]) -> bool:
         """Start a job's task unless it already exists (a retried launch is harmless); True if started."""
@@ -252,11 +261,33 @@ class JobManager:
 
 
 def get_or_create_manager() -> Any:
-    """The cluster's JobManager (created on the head node the first time); call after ray.init."""
-    actor = ray.remote(JobManager).options(
-        name=MANAGER_NAME, namespace=NAMESPACE, lifetime="detached", get_if_exists=True,
-        num_cpus=0, resources={HEAD_RESOURCE: 0.001}, max_concurrency=10_000, max_restarts=0,
-    )
+    """The cluster's JobManager (created on the head node the first time); call after ray.init.
+
+    A manager left by another LayerLab version (detached actors outlive upgrades) is replaced when it has
+    no unfinished job, and used as it is (with a warning) while it still runs some."""
+    options = {"name": MANAGER_NAME, "namespace": NAMESPACE, "lifetime": "detached", "get_if_exists": True,
+               "num_cpus": 0, "resources": {HEAD_RESOURCE: 0.001}, "max_concurrency": 10_000, "max_restarts": 0}
+    actor = ray.remote(JobManager).options(**options)
     handle = actor.remote()
-    ray.get(handle.ping.remote(), timeout=120)
-    return handle
+    found = ray.get(handle.ping.remote(), timeout=120)
+    wanted = {"protocol": PROTOCOL, "version": __version__}
+    if found == wanted:
+        return handle
+    states = ray.get(handle.jobs_state.remote(), timeout=60) if isinstance(found, dict) else {}
+    if any(not state.get("ended") for state in states.values()):
+        log.warning("JobManager %s (wanted %s) still runs jobs: using it until they end", found, wanted)
+        return handle
+    log.info("replacing JobManager %s with %s", found, wanted)
+    ray.kill(handle)
+    deadline = time.monotonic() + 30
+    while True:  # the name is free once the old actor is seen dead
+        try:
+            fresh = actor.remote()
+            if fresh._actor_id != handle._actor_id:
+                ray.get(fresh.ping.remote(), timeout=120)
+                return fresh
+        except (ValueError, ray.exceptions.RayActorError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("could not replace the cluster's JobManager")
+        time.sleep(0.5)

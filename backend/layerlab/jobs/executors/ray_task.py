@@ -21,9 +21,6 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-import torch
-
-from ...training import run
 from . import ray_items
 
 ARTIFACT_ORDER = ("weights.safetensors", "model.onnx")
@@ -53,6 +50,8 @@ class StopFlag:
 
 
 def placement(gpu_ids: list[Any], node_id: str) -> dict[str, Any]:
+    import torch
+
     return {"node_id": node_id, "node_ip": _node_ip(), "hostname": socket.gethostname(), "pid": os.getpid(),
             "gpu_ids": [str(g) for g in gpu_ids], "cuda": torch.cuda.is_available()}
 
@@ -79,6 +78,11 @@ def job_items(job: dict[str, Any], stop: StopFlag, where: dict[str, Any]) -> Ite
     `job` carries spec, seq_start, threads and gpu (the share asked for). Failures become a `done` item
     with the same reason the local worker reports; a GeneratorExit (Ray's cancel) ends the stream at once.
     """
+    # Imported here, not at module level: the JobManager actor imports this module and needs no torch.
+    import torch
+
+    from ...training import run
+
     started = time.monotonic()
     if not job.get("gpu"):
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # a CPU job must not touch a GPU (set before CUDA is used)
