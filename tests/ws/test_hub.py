@@ -293,3 +293,24 @@ def test_status_frames_decide_termination_and_close_all_sends_going_away(tmp_pat
         assert json.loads(sink.items[0].payload)["status"] == "running"
 
     run(main())
+
+
+def test_a_job_queued_before_a_restart_replays_its_stored_frames_then_goes_live(tmp_path: Path) -> None:
+    async def main() -> None:
+        router, hub, _ = make_router(tmp_path)
+        enc = FrameEncoder(0)
+        router.publish("j", enc.text("status", status="queued", queue_position=1))
+        router.writer.flush()
+        restarted = Hub(hub.history)  # knows nothing of the job; only the store does
+        router.subscribe(restarted.publish)
+        sink = ListSink()
+        sub = restarted.subscribe("j", -1, sink)
+        router.publish("j", enc.text("status", status="running"))  # live while the history is being read
+        await settle()
+        router.publish("j", metrics(enc, 1))
+        router.publish("j", enc.text("status", status="succeeded"))
+        await asyncio.wait_for(sub.done, 5)
+        assert sink.seqs == [0, 1, 2, 3]
+        assert json.loads(sink.items[0].payload)["status"] == "queued"
+
+    run(main())

@@ -130,7 +130,9 @@ class Hub:
         sub = Subscriber(job_id, sink, after_seq, self.limits.queue, self._clock)
         channel.subscribers.add(sub)
         sub.done.add_done_callback(lambda _: self._unsubscribe(job_id, sub))
-        upto = None if job_finished else channel.last_seq
+        # History up to the last seq this hub routed; if it has routed none (e.g. a job queued before an API
+        # restart), to the end of the store: a frame read there and also queued live is sent once (by seq).
+        upto = None if job_finished or channel.last_seq < 0 else channel.last_seq
         heavy = sorted((h for h in channel.heavy.values() if h.seq > after_seq), key=lambda h: h.seq)
 
         def replay(after: int) -> Iterator[Outgoing]:
