@@ -4,6 +4,7 @@ resources from Ray's node list, reasons for broken streams, and the slot pool fo
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -118,3 +119,10 @@ def test_slot_pool_follows_a_cluster_that_grows_and_shrinks() -> None:
     pool.release("j4")
     pool.resize(cpu_slots=1, gpu_count=1)
     assert pool.gpu_free() == [0.0] and pool.gpu_count == 1
+
+
+def test_ray_is_the_pinned_version_with_token_auth() -> None:
+    """Token authentication needs Ray >= 2.52 (the plan's floor is 2.54); the extra pins 2.60.0 exactly."""
+    lock = (Path(__file__).resolve().parents[2] / "requirements-ray.lock").read_text()
+    assert f"ray=={ray.__version__}\n" in lock
+    assert tuple(int(p) for p in ray.__version__.split(".")[:2]) >= (2, 54)
