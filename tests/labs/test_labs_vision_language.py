@@ -61,6 +61,16 @@ def test_a_cancelled_lab_stops_before_training() -> None:
     assert not [e for e in ctx.events if e.get("kind") == "step"]
 
 
+def test_shifted_digits_move_with_a_black_border() -> None:
+    from layerlab.labs.pooling import shift
+
+    image = torch.zeros(1, 1, 5, 5)
+    image[0, 0, 2, 2], image[0, 0, 0, 4] = 1.0, 2.0
+    moved = shift(image, 1, -2)  # one pixel right, two up
+    assert moved.shape == image.shape
+    assert moved[0, 0, 0, 3] == 1.0 and moved.sum() == 1.0  # the corner pixel left the frame
+
+
 @pytest.mark.slow
 def test_cnn_filters_beat_raw_pixels() -> None:
     outcome, ctx = run("cnn_filters")

@@ -64,7 +64,7 @@ def feature_set(train_x: torch.Tensor, test_x: torch.Tensor, train_y: torch.Tens
     """Embeddings standardised with training statistics, as a classification set for the loop."""
     mean, std = train_x.mean(dim=0), train_x.std(dim=0).clamp_min(1e-6)
     dim = train_x.shape[1]
-    sig = DatasetSignature({"x": TensorShape((dim,))}, TensorShape(()), "classification", 2, None, None,
+    sig = DatasetSignature({"x": TensorShape((dim,))}, TensorShape((), "long"), "classification", 2, None, None,
                            ("negative", "positive"), len(train_y), len(test_y))
     return LabData(sig, Split({"x": (train_x - mean) / std}, train_y), Split({"x": (test_x - mean) / std}, test_y))
 

@@ -97,10 +97,10 @@ def rnn_vs_lstm(params: LabParams, ctx: LabContext) -> LabOutcome:
     short, long = str(lengths[0]), str(lengths[-1])
     rnn, lstm = results["rnn"], results["lstm"]
     holds = rnn[short] >= LEARNED and rnn[long] < 0.5 + CHANCE_MARGIN and lstm[long] >= LEARNED
-    grad_en = (f" At initialisation the gradient reaching the first of {long} tokens is "
+    grad_en = (f" At initialisation, with T={long}, the gradient reaching the first token is "
                f"{gradients['rnn'][long]:.1e} of the last token's for the RNN and {gradients['lstm'][long]:.1e} for "
                "the LSTM.")
-    grad_ja = (f"学習開始時に {long} 個目から最初のトークンまで届く勾配は、最後のトークンに対して RNN で "
+    grad_ja = (f"学習開始時に T={long} で最初のトークンまで届く勾配は、最後のトークンでの勾配に対して RNN で "
                f"{gradients['rnn'][long]:.1e}、LSTM で {gradients['lstm'][long]:.1e}。")
     head = Text(f"Test accuracy — RNN: T={short} {r2(rnn[short])}, T={long} {r2(rnn[long])}; LSTM: T={short} "
                 f"{r2(lstm[short])}, T={long} {r2(lstm[long])}." + grad_en,

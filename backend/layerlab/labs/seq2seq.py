@@ -67,10 +67,10 @@ def long_mean(acc: dict[int, float], longest: int) -> float:
 
 @lab_runner("seq2seq_attention")
 def run(params: LabParams, ctx: LabContext) -> LabOutcome:
-    longest = pick(params, 12, 20)
-    bundle = data(dataset="reverse", seq_len=longest, n_samples=pick(params, 2000, 4000), seed=params.seed)
+    longest = pick(params, 12, 16)
+    bundle = data(dataset="reverse", seq_len=longest, n_samples=pick(params, 2000, 3000), seed=params.seed)
     vocab = bundle.signature.vocab or ()
-    epochs, batch = pick(params, 6, 12), 32
+    epochs, batch = pick(params, 6, 8), 32
     curves = Curves(ctx, epochs * -(-len(bundle.train) // batch))
     src, tgt_in, target = bundle.test.inputs["src"], bundle.test.inputs["tgt_in"], bundle.test.target
     lengths = (src != PAD_ID).sum(dim=1)
