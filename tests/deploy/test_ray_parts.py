@@ -126,3 +126,12 @@ def test_ray_is_the_pinned_version_with_token_auth() -> None:
     lock = (Path(__file__).resolve().parents[2] / "requirements-ray.lock").read_text()
     assert f"ray=={ray.__version__}\n" in lock
     assert tuple(int(p) for p in ray.__version__.split(".")[:2]) >= (2, 54)
+
+
+def test_ray_client_addresses_are_refused_at_start(tmp_path: Path) -> None:
+    from layerlab.jobs.executors.ray import RayExecutor
+    from layerlab.settings import Settings
+
+    executor = RayExecutor(Settings(data_dir=tmp_path, executor="ray", ray_address="ray://head:10001"))
+    with pytest.raises(RuntimeError, match="cannot stream generators"):
+        asyncio.run(executor.start(None))  # type: ignore[arg-type]

@@ -121,6 +121,10 @@ class RayExecutor(Executor):
         """Connect in the background: the API serves (and queues jobs) while the cluster is not there yet."""
         if importlib.util.find_spec("ray") is None:
             raise RuntimeError(INSTALL_HINT)
+        if self._address.startswith("ray://"):
+            raise RuntimeError(f"LAYERLAB_RAY_ADDRESS={self._address!r}: Ray Client cannot stream generators; "
+                               "run `ray start --address=<head>:6379 --num-cpus=0 --num-gpus=0` on the API "
+                               "machine and use LAYERLAB_RAY_ADDRESS=auto (or the head's <host>:6379)")
         self._events = events
         self._connected = asyncio.Event()
         self._connector = asyncio.create_task(self._connect_until_done())

@@ -46,8 +46,7 @@ def _job_stream(job: dict[str, Any], manager: Any) -> Iterator[bytes]:
     """One job's items, streamed back to the manager that owns the task."""
     job_id = job["job_id"]
     stop = StopFlag(lambda: bool(ray.get(manager.wait_stop.remote(job_id))))
-    where = placement(ray.get_gpu_ids(), ray.get_runtime_context().get_node_id())
-    yield from job_items(job, stop, where)
+    yield from job_items(job, stop, lambda: placement(ray.get_gpu_ids(), ray.get_runtime_context().get_node_id()))
 
 
 # CPU jobs reuse warm worker processes (torch already imported: a job starts in well under a second).

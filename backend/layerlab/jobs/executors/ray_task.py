@@ -50,10 +50,11 @@ class StopFlag:
 
 
 def placement(gpu_ids: list[Any], node_id: str) -> dict[str, Any]:
-    import torch
-
+    """Where the task runs. It does not touch CUDA: a CPU job's (reused) worker must never initialise it,
+    or a later GPU task in the same process would not see the GPU Ray gives it."""
     return {"node_id": node_id, "node_ip": _node_ip(), "hostname": socket.gethostname(), "pid": os.getpid(),
-            "gpu_ids": [str(g) for g in gpu_ids], "cuda": torch.cuda.is_available()}
+            "gpu_ids": [str(g) for g in gpu_ids],
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
 
 
 def _node_ip() -> str:
@@ -72,7 +73,7 @@ def _artifacts(directory: Path) -> Iterator[bytes]:
             yield ray_items.artifact_item(name, path.read_bytes())
 
 
-def job_items(job: dict[str, Any], stop: StopFlag, where: dict[str, Any]) -> Iterator[bytes]:
+def job_items(job: dict[str, Any], stop: StopFlag, where: Callable[[], dict[str, Any]]) -> Iterator[bytes]:
     """Placement first, then every frame (artifacts before the summary), then how it ended.
 
     `job` carries spec, seq_start, threads and gpu (the share asked for). Failures become a `done` item
@@ -87,7 +88,7 @@ def job_items(job: dict[str, Any], stop: StopFlag, where: dict[str, Any]) -> Ite
     if not job.get("gpu"):
         os.environ["CUDA_VISIBLE_DEVICES"] = ""  # a CPU job must not touch a GPU (set before CUDA is used)
     torch.set_num_threads(int(job["threads"]))
-    yield ray_items.json_item(ray_items.PLACEMENT, where)
+    yield ray_items.json_item(ray_items.PLACEMENT, where())
     done: dict[str, Any]
     with TemporaryDirectory(prefix="layerlab-job-") as tmp:
         try:
