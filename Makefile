@@ -24,8 +24,9 @@ JS_STAMP := frontend/vendor/.layerlab-setup
 run: setup
 	$(PY) -m layerlab serve --host $(HOST) --port $(PORT)
 
+# --durations: the slowest tests are named in every run, so the suite's budget (15 min on 2 cores) is visible.
 test: setup
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(PY) -m pytest tests -ra --durations=20 $(PYTEST_ARGS)
 
 setup: $(PY_STAMP) $(JS_STAMP)
 
