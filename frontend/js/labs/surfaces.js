@@ -111,7 +111,7 @@ export class LandscapeView {
       lo = Math.min(lo, a);
       hi = Math.max(hi, b);
     }
-    const log = lo > 0 && hi / lo > 30;
+    const log = !surfaces.some((f) => f.header.transform) && lo > 0 && hi / lo > 30; // as sent, when already scaled
     if (log) [lo, hi] = [Math.log10(lo), Math.log10(hi)];
     for (const f of surfaces) {
       const [rows, cols] = f.header.shape.slice(-2);

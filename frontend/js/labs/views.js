@@ -5,7 +5,7 @@ import { t } from "../i18n.js";
 import { tile } from "../views/tile.js";
 import { accuracyCurves, formatNumber, lossCurves, measurementBlocks, summaryLayout } from "./labrun.js";
 import { AlignmentView, FeatureMapsView, FiltersView, HeadsView, ReconView } from "./matrices.js";
-import { keyLabel, metricColor, metricLabel, summaryAxis, variantLabel } from "./names.js";
+import { keyLabel, metricColor, metricLabel, partLabel, summaryAxis, variantLabel } from "./names.js";
 import { BarChart, LineChart, VariantCurves, drawLegend, wantsLog } from "./plots.js";
 import { FunctionFitView, LandscapeView, LatentMapView } from "./surfaces.js";
 
@@ -144,7 +144,8 @@ class MeasurementsView {
   }
 }
 
-const shown = (v) => (v === true ? "✓" : v === false ? "✗" : formatNumber(v));
+// booleans as marks, names (a filter, a variant) in the page's language, numbers to 4 significant digits
+const shown = (v) => (v === true ? "✓" : v === false ? "✗" : typeof v === "string" ? partLabel(v) : formatNumber(v));
 
 /** A table cell; a long list shows its ends and its length. */
 function cell(v) {
