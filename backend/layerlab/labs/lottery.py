@@ -66,7 +66,7 @@ def _sparsity(masks: dict[str, torch.Tensor]) -> float:
 
 @lab_runner("lottery_ticket")
 def lottery_ticket(params: LabParams, ctx: LabContext) -> LabOutcome:
-    rounds, seeds_n, steps = pick(params, 3, 5), pick(params, 3, 5), pick(params, 200, 600)
+    rounds, seeds_n, steps = pick(params, 3, 5), pick(params, 3, 5), pick(params, 200, 300)
     seeds = [params.seed + i for i in range(seeds_n)]
     bundle = data(dataset="digits", flatten=True, seed=params.seed)
     x, y = bundle.train.inputs["x"], bundle.train.target
