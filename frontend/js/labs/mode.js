@@ -8,7 +8,7 @@ import "./strings.js";
 export function initLabs({ catalogue, playgroundBtn, labsBtn, root, list, detail }) {
   let page = null;
   const open = (id = null) => {
-    page ??= new LabsPage({ root, list, detail, catalogue });
+    page ??= new LabsPage({ list, detail, catalogue });
     document.body.classList.add("labs-mode");
     root.hidden = false;
     labsBtn.setAttribute("aria-pressed", "true");

@@ -37,8 +37,7 @@ export function endError(run) {
 }
 
 export class LabsPage {
-  constructor({ root, list, detail, catalogue }) {
-    this.root = root;
+  constructor({ list, detail, catalogue }) {
     this.detail = detail;
     this.labs = catalogue.raw.labs ?? [];
     this.byId = new Map(this.labs.map((l) => [l.id, l]));
