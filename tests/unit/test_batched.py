@@ -19,6 +19,7 @@ from layerlab.training.batched_loop import (
     member_of,
     train_batched,
 )
+from layerlab.training.build import build_model
 from layerlab.training.data import load_dataset
 from layerlab.training.evaluate import DeviceSplit, evaluate
 from layerlab.training.loop import EvalRecord, StepRecord, SummaryRecord, train_records
@@ -55,7 +56,10 @@ def bundle() -> Any:
 
 
 def alone(spec: JobSpec, bundle: Any) -> tuple[list[float], list[EvalRecord], SummaryRecord]:
-    records = list(train_records(spec, bundle=bundle))
+    """The variant as its own job trains it (training/run.py: seed, build, then the loop)."""
+    torch.manual_seed(spec.train.seed)
+    model = build_model(spec.model, list(bundle.train.inputs))
+    records = list(train_records(spec, bundle=bundle, model=model))
     steps = [r.loss for r in records if isinstance(r, StepRecord)]
     evals = [r for r in records if isinstance(r, EvalRecord)]
     summary = records[-1]

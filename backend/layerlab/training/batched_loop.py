@@ -2,9 +2,9 @@
 
 `train_batched(spec, members)` mirrors `loop.train_records` for K variants that differ only in what a
 `Member` holds (init seed, optimizer and its lr, weight decay, init scheme) and, with `pad=True`, in the
-widths of their dense layers: each member is built and initialised exactly as `train_records` would
-build it, shuffles its batches with its own seed (as its own job would), and yields per-member metrics
-per step. Member k therefore follows the trajectory of the same variant trained alone, up to float
+widths of their dense layers: each member is built and initialised exactly as its own job would be
+(training/run.py), shuffles its batches with its own seed (as its own job would), and yields per-member
+metrics per step. Member k therefore follows the trajectory of the same variant trained alone, up to float
 rounding — except for dropout masks, which vmap draws per member.
 """
 
@@ -114,9 +114,11 @@ BatchedRecord = BatchedStepRecord | BatchedEvalRecord | BatchedSummary
 
 
 def build_member(spec: JobSpec, member: Member, fields: Sequence[str], model: ModelSpec | None = None) -> nn.Module:
-    """Member's model with its initial weights, seeded exactly as `train_records` seeds a job."""
+    """Member's model with its initial weights, seeded exactly as a job seeds its model (training/run.py builds
+    after seeding, then `train_records` seeds again before applying the init scheme)."""
     torch.manual_seed(member.seed)
     module = build_model(model or spec.model, list(fields))
+    torch.manual_seed(member.seed)
     apply_init(module, member.init)
     return module
 
