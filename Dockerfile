@@ -13,10 +13,9 @@ FROM ${NODE_IMAGE} AS frontend-libs
 WORKDIR /src/frontend
 COPY frontend/package.json frontend/package-lock.json ./
 RUN npm ci --no-audit --no-fund --loglevel=error \
- && mkdir -p vendor/uplot vendor/drawflow \
+ && mkdir -p vendor/uplot \
  && cp node_modules/uplot/dist/uPlot.esm.js node_modules/uplot/dist/uPlot.iife.min.js \
-       node_modules/uplot/dist/uPlot.min.css vendor/uplot/ \
- && cp node_modules/drawflow/dist/drawflow.min.js node_modules/drawflow/dist/drawflow.min.css vendor/drawflow/
+       node_modules/uplot/dist/uPlot.min.css vendor/uplot/
 
 # --- the app
 FROM ${PYTHON_IMAGE}

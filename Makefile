@@ -46,11 +46,9 @@ $(PY_STAMP): requirements.lock requirements-ray.lock pyproject.toml
 # Pinned browser libraries (frontend/package-lock.json), copied where the static frontend loads them.
 $(JS_STAMP): frontend/package.json frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund --loglevel=error
-	mkdir -p frontend/vendor/uplot frontend/vendor/drawflow
+	mkdir -p frontend/vendor/uplot
 	cp frontend/node_modules/uplot/dist/uPlot.esm.js frontend/node_modules/uplot/dist/uPlot.iife.min.js \
 	   frontend/node_modules/uplot/dist/uPlot.min.css frontend/vendor/uplot/
-	cp frontend/node_modules/drawflow/dist/drawflow.min.js frontend/node_modules/drawflow/dist/drawflow.min.css \
-	   frontend/vendor/drawflow/
 	touch $@
 
 lint: setup
