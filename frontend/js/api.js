@@ -62,6 +62,8 @@ export const api = {
   cancel: (id) => request("POST", `/api/jobs/${encodeURIComponent(id)}/cancel`),
   metrics: (id, afterSeq = -1) => request("GET", `/api/jobs/${encodeURIComponent(id)}/metrics?after_seq=${afterSeq}`),
   preview: (data) => request("POST", "/api/datasets/preview", data),
+  createStudy: (body) => request("POST", "/api/studies", body),
+  study: (id) => request("GET", `/api/studies/${encodeURIComponent(id)}`),
   runLab: (id, body) => request("POST", `/api/labs/${encodeURIComponent(id)}/run`, body),
   artifactUrl: (id, name) => `/api/jobs/${encodeURIComponent(id)}/artifacts/${encodeURIComponent(name)}`,
   streamUrl: (id, afterSeq = -1) => {

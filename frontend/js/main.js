@@ -17,6 +17,7 @@ import { exportState, importFile, shareUrl, stateFromHash } from "./share.js";
 import { autoPlaced, blankSpec } from "./spec.js";
 import { on, replaceSpec, store } from "./store.js";
 import { toast } from "./toast.js";
+import { StudyForm, StudyPanel } from "./studies/panel.js";
 import { startValidation } from "./validation.js";
 import { ViewsPanel } from "./views/panel.js";
 
@@ -103,6 +104,7 @@ async function main() {
   new ViewsPanel($("views"));
   new JobStatus({ box: $("job-status"), trainBtn: $("train-button"), stopBtn: $("stop-button") });
   new RunList($("job-list"), { onOpen: () => presets.forget() });
+  new StudyForm($("study-button"), $("study-form"), new StudyPanel($("study-panel")));
   wireTopBar(canvas, presets);
   on("spec", (what) => {
     if (what === "all") requestAnimationFrame(() => (autoPlaced.has(store.spec) ? canvas.tidy() : canvas.fit()));
