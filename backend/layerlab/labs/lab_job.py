@@ -20,7 +20,7 @@ import torch
 
 from ..catalogue.labs import LabParams
 from ..streaming.protocol import Frame, FrameEncoder
-from ..training.run import failure_reason
+from ..training.run import with_error_frame
 from .base import LabOutcome, LabStopped
 from .registry import runner_for
 
@@ -67,13 +67,7 @@ def lab_events(
     payload: dict[str, Any], *, seq_start: int, should_stop: Callable[[], bool], artifact_dir: str | Path
 ) -> Iterator[Frame]:
     enc = FrameEncoder(seq_start)
-    try:
-        yield from _run(payload, enc, should_stop)
-    except BaseException as exc:
-        if isinstance(exc, GeneratorExit):
-            raise
-        yield enc.text("error", reason=failure_reason(exc), message=str(exc)[:1000], error_type=type(exc).__name__)
-        raise
+    yield from with_error_frame(enc, _run(payload, enc, should_stop))
 
 
 def _run(payload: dict[str, Any], enc: FrameEncoder, should_stop: Callable[[], bool]) -> Iterator[Frame]:

@@ -25,7 +25,7 @@ from ..training.batched_loop import (
     train_batched,
 )
 from ..training.build import build_model, count_parameters
-from ..training.run import failure_reason, parse_spec
+from ..training.run import parse_spec, with_error_frame
 from .study import StudyPlan
 
 
@@ -51,13 +51,7 @@ def study_events(
     payload: dict[str, Any], *, seq_start: int, should_stop: Callable[[], bool], artifact_dir: str | Path
 ) -> Iterator[Frame]:
     enc = FrameEncoder(seq_start)
-    try:
-        yield from _run(payload, enc, should_stop)
-    except BaseException as exc:
-        if isinstance(exc, GeneratorExit):
-            raise
-        yield enc.text("error", reason=failure_reason(exc), message=str(exc)[:1000], error_type=type(exc).__name__)
-        raise
+    yield from with_error_frame(enc, _run(payload, enc, should_stop))
 
 
 def _run(payload: dict[str, Any], enc: FrameEncoder, should_stop: Callable[[], bool]) -> Iterator[Frame]:

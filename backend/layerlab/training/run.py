@@ -87,8 +87,14 @@ def train_events(
     artifact_dir: str | Path,
 ) -> Iterator[Frame]:
     enc = FrameEncoder(seq_start)
+    yield from with_error_frame(enc, _run(spec, enc, should_stop, Path(artifact_dir)))
+
+
+def with_error_frame(enc: FrameEncoder, frames: Iterator[Frame]) -> Iterator[Frame]:
+    """Pass a job's frames through; if the job raises, send its `error` frame first, then re-raise so the
+    executor records the failure. Shared by training, lab and study jobs so every kind fails alike."""
     try:
-        yield from _run(spec, enc, should_stop, Path(artifact_dir))
+        yield from frames
     except BaseException as exc:
         if isinstance(exc, GeneratorExit):
             raise
