@@ -2,11 +2,16 @@
 
 Only `send_bytes`/`recv_bytes` are used: `Connection.send`/`recv` would pickle, which is forbidden.
 Control messages are small JSON objects ({"op": "job"|"stop"|"done"|"ready", ...}).
+
+A worker producing frames faster than the UI can draw them (a small MLP makes thousands of steps a
+second) packs them into one BATCH message — each frame still its own tagged message with its own seq
+inside — so the pipe costs one write per batch instead of one per step; see `worker._Link`.
 """
 
 from __future__ import annotations
 
 import json
+import struct
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -16,11 +21,42 @@ TEXT = b"T"
 BINARY = b"B"
 HEARTBEAT = b"H"
 CONTROL = b"C"
-_TAGS = frozenset((TEXT, BINARY, HEARTBEAT, CONTROL))
+BATCH = b"M"
+_TAGS = frozenset((TEXT, BINARY, HEARTBEAT, CONTROL, BATCH))
+_LENGTH = struct.Struct("<I")
+
+
+def frame_message(frame: Frame) -> bytes:
+    """A frame as one tagged message (TEXT or BINARY + the encoded frame)."""
+    return (BINARY if frame.binary else TEXT) + frame.data
 
 
 def send_frame(conn: Connection, frame: Frame) -> None:
-    conn.send_bytes((BINARY if frame.binary else TEXT) + frame.data)
+    conn.send_bytes(frame_message(frame))
+
+
+def send_messages(conn: Connection, messages: list[bytes]) -> None:
+    """Several tagged messages in one write: a lone one as itself, more as a BATCH of length-prefixed ones."""
+    if len(messages) == 1:
+        conn.send_bytes(messages[0])
+    elif messages:
+        conn.send_bytes(BATCH + b"".join(_LENGTH.pack(len(m)) + m for m in messages))
+
+
+def unbatch(payload: bytes) -> list[bytes]:
+    """The tagged messages inside a BATCH payload, in order; a truncated batch is a protocol error."""
+    out, pos, end = [], 0, len(payload)
+    view = memoryview(payload)
+    while pos < end:
+        if pos + _LENGTH.size > end:
+            raise ValueError("truncated batch: length prefix cut off")
+        (n,) = _LENGTH.unpack_from(payload, pos)
+        pos += _LENGTH.size
+        if pos + n > end:
+            raise ValueError("truncated batch: message overruns the batch")
+        out.append(bytes(view[pos:pos + n]))
+        pos += n
+    return out
 
 
 def send_control(conn: Connection, message: dict[str, Any]) -> None:

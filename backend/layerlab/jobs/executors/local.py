@@ -249,17 +249,26 @@ class LocalExecutor(Executor):
         worker.last_message = time.monotonic()
         try:
             tag, payload = pipe.split(message)
-            if tag == pipe.TEXT or tag == pipe.BINARY:
-                if worker.job_id is not None and self._events is not None:
-                    self._events.on_frame(worker.job_id, parse_frame(payload, binary=tag == pipe.BINARY))
-            elif tag == pipe.CONTROL:
-                done = pipe.control(payload)
-                if done["op"] == "done":
-                    worker.reported = str(done.get("status"))
-                    worker.reason = done.get("reason")
+            messages = [pipe.split(m) for m in pipe.unbatch(payload)] if tag == pipe.BATCH else [(tag, payload)]
         except ValueError:
             log.exception("malformed message from the worker of job %s", worker.job_id)
+            return True
+        for tag, payload in messages:
+            try:
+                self._handle(worker, tag, payload)
+            except ValueError:
+                log.exception("malformed message from the worker of job %s", worker.job_id)
         return True
+
+    def _handle(self, worker: _Worker, tag: bytes, payload: bytes) -> None:
+        if tag == pipe.TEXT or tag == pipe.BINARY:
+            if worker.job_id is not None and self._events is not None:
+                self._events.on_frame(worker.job_id, parse_frame(payload, binary=tag == pipe.BINARY))
+        elif tag == pipe.CONTROL:
+            done = pipe.control(payload)
+            if done["op"] == "done":
+                worker.reported = str(done.get("status"))
+                worker.reason = done.get("reason")
 
     def _on_exit(self, worker: _Worker) -> None:
         """The process ended: read what it still had in the pipe, then report how it ended."""
