@@ -131,6 +131,15 @@ class FrameEncoder:
     def text(self, type: str, **fields: Any) -> Frame:
         return encode_text(self._take(), type, fields)
 
+    def preformatted(self, type: str, members: str) -> Frame:
+        """A text frame from JSON members the caller already formatted (`"k":v,...`, valid and finite).
+
+        Only for the one frame made per training step, where building and dumping a dict is the cost."""
+        if type not in TEXT_TYPES:
+            raise ValueError(f"unknown text frame type {type!r}")
+        seq = self._take()
+        return Frame(seq, type, f'{{"seq":{seq},"type":"{type}",{members}}}'.encode())
+
     def tensor(
         self, kind: str, node: str, step: int, array: Any, dtype: str = "float32", meta: dict[str, Any] | None = None
     ) -> Frame:

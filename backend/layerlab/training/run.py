@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,23 @@ def record_frame(enc: FrameEncoder, record: StepRecord | EvalRecord | LayerStats
     fields = record.to_json()
     fields.setdefault("split", "train")
     return enc.text("metrics", **fields)
+
+
+def step_frame(enc: FrameEncoder, record: StepRecord) -> Frame:
+    """`record_frame(enc, record)`'s exact bytes, formatted directly: this runs once per step, and for a
+    small MLP dumping a dict costs ~10 µs of a ~700 µs step (DESIGN §11.1 allows 5% for all streaming).
+    Anything unusual (a non-float, a non-finite value, an unknown phase) takes the general path."""
+    loss, accuracy, lr = record.loss, record.accuracy, record.lr
+    if (type(loss) is not float or type(lr) is not float or not (accuracy is None or type(accuracy) is float)
+            or record.phase not in ("train", "pretrain")
+            or not (math.isfinite(loss) and math.isfinite(lr) and (accuracy is None or math.isfinite(accuracy)))):
+        return record_frame(enc, record)
+    acc = "null" if accuracy is None else repr(accuracy)
+    return enc.preformatted(
+        "metrics",
+        f'"kind":"step","step":{int(record.step)},"epoch":{int(record.epoch)},"loss":{loss!r},"accuracy":{acc},'
+        f'"lr":{lr!r},"examples":{int(record.examples)},"phase":"{record.phase}","split":"train"',
+    )
 
 
 def job_events(
@@ -115,7 +133,7 @@ def _run(spec: JobSpec, enc: FrameEncoder, should_stop: Callable[[], bool], arti
     for record in train_records(spec, bundle=bundle, model=model, hooks=hooks, should_stop=should_stop):
         if isinstance(record, StepRecord):
             if every == 1 or record.step % every == 0:
-                yield record_frame(enc, record)
+                yield step_frame(enc, record)
         elif isinstance(record, TensorRecord):
             yield enc.tensor(record.kind, record.node, record.step, record.array, record.dtype, record.meta)
         elif isinstance(record, EvalRecord | LayerStatsRecord):
