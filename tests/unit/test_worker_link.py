@@ -6,7 +6,6 @@ decoded by the local executor in every API test that trains a small model.
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import threading
 from multiprocessing.connection import Connection
@@ -17,8 +16,6 @@ import pytest
 from layerlab.jobs import pipe
 from layerlab.jobs.worker import FLUSH_S, MAX_BATCH_BYTES, STOP_POLL_S, _Link
 from layerlab.streaming.protocol import FrameEncoder, parse_frame
-from layerlab.training.records import StepRecord
-from layerlab.training.run import record_frame, step_frame
 
 
 class FakeClock:
@@ -127,26 +124,3 @@ def test_stop_is_polled_at_most_every_stop_poll_period(link_pair) -> None:
     clock.t += STOP_POLL_S + 1e-6
     assert link.should_stop() is True
     assert link.should_stop() is True  # and stays stopped
-
-
-@pytest.mark.parametrize("record", [
-    StepRecord(1, 1, 0.6931471805599453, 0.5, 0.01, 16),
-    StepRecord(12345, 7, 1e-9, None, 0.001, 123456, "pretrain"),
-    StepRecord(3, 1, 12.5, 1.0, 3e-05, 48),
-    StepRecord(4, 2, 0.1 + 0.2, 0.0, 1.0, 64),
-])
-def test_step_frame_has_record_frames_exact_bytes(record: StepRecord) -> None:
-    fast, general = step_frame(FrameEncoder(9), record), record_frame(FrameEncoder(9), record)
-    assert fast == general
-    assert json.loads(fast.data)["loss"] == record.loss
-
-
-@pytest.mark.parametrize("record", [
-    StepRecord(1, 1, np.float64(0.25), 0.5, 0.01, 16),  # a numpy float's repr is not JSON
-    StepRecord(1, 1, 0.25, float("nan"), 0.01, 16),  # non-finite: JSON null, as the general path writes
-    StepRecord(1, 1, 0.25, 0.5, 1, 16),  # an int lr
-])
-def test_step_frame_falls_back_to_the_general_encoder_for_unusual_values(record: StepRecord) -> None:
-    fast, general = step_frame(FrameEncoder(0), record), record_frame(FrameEncoder(0), record)
-    assert fast == general
-    json.loads(fast.data)

@@ -1,7 +1,8 @@
 """The ONE event generator every executor runs: a job spec in, encoded wire frames out.
 
 `train_events` wraps the bare loop (`training/loop.py`): a `running` status frame first (device,
-parameters), one `metrics` frame per emitted record, then — unless the run was stopped — the artifacts
+parameters), `metrics` frames for the loop's records (steps one by one, or several at once when they come
+fast: `step_frames.py`), then — unless the run was stopped — the artifacts
 (weights.safetensors, model.onnx) written atomically, and a `summary` frame last. On an exception it
 yields an `error` frame carrying the machine-readable reason and re-raises, so the local worker and a Ray
 task both see the same stream and the same failure.
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from .device import resolve_device
 from .loop import train_records
 from .probes import LayerStatsRecord, Probes, TensorRecord
 from .records import EvalRecord, NonFiniteLoss, StepRecord, SummaryRecord
+from .step_frames import StepFrames, record_fields
 
 log = logging.getLogger(__name__)
 
@@ -54,26 +55,7 @@ def failure_reason(exc: BaseException) -> str:
 
 def record_frame(enc: FrameEncoder, record: StepRecord | EvalRecord | LayerStatsRecord) -> Frame:
     """A loop record as a `metrics` frame: step, epoch, split, loss, accuracy, lr (+ kind, phase, examples)."""
-    fields = record.to_json()
-    fields.setdefault("split", "train")
-    return enc.text("metrics", **fields)
-
-
-def step_frame(enc: FrameEncoder, record: StepRecord) -> Frame:
-    """`record_frame(enc, record)`'s exact bytes, formatted directly: this runs once per step, and for a
-    small MLP dumping a dict costs ~10 µs of a ~700 µs step (DESIGN §11.1 allows 5% for all streaming).
-    Anything unusual (a non-float, a non-finite value, an unknown phase) takes the general path."""
-    loss, accuracy, lr = record.loss, record.accuracy, record.lr
-    if (type(loss) is not float or type(lr) is not float or not (accuracy is None or type(accuracy) is float)
-            or record.phase not in ("train", "pretrain")
-            or not (math.isfinite(loss) and math.isfinite(lr) and (accuracy is None or math.isfinite(accuracy)))):
-        return record_frame(enc, record)
-    acc = "null" if accuracy is None else repr(accuracy)
-    return enc.preformatted(
-        "metrics",
-        f'"kind":"step","step":{int(record.step)},"epoch":{int(record.epoch)},"loss":{loss!r},"accuracy":{acc},'
-        f'"lr":{lr!r},"examples":{int(record.examples)},"phase":"{record.phase}","split":"train"',
-    )
+    return enc.text("metrics", **record_fields(record))
 
 
 def job_events(
@@ -130,16 +112,26 @@ def _run(spec: JobSpec, enc: FrameEncoder, should_stop: Callable[[], bool], arti
     every = spec.probes.metrics_every
     summary: SummaryRecord | None = None
     hooks = Probes(spec, bundle) if spec.probes.enabled else None
-    for record in train_records(spec, bundle=bundle, model=model, hooks=hooks, should_stop=should_stop):
-        if isinstance(record, StepRecord):
-            if every == 1 or record.step % every == 0:
-                yield step_frame(enc, record)
-        elif isinstance(record, TensorRecord):
-            yield enc.tensor(record.kind, record.node, record.step, record.array, record.dtype, record.meta)
-        elif isinstance(record, EvalRecord | LayerStatsRecord):
-            yield record_frame(enc, record)
-        elif isinstance(record, SummaryRecord):
-            summary = record
+    steps = StepFrames(enc)
+    try:
+        for record in train_records(spec, bundle=bundle, model=model, hooks=hooks, should_stop=should_stop):
+            if isinstance(record, StepRecord):
+                if every == 1 or record.step % every == 0:
+                    yield from steps.add(record)
+                continue
+            yield from steps.drain()  # held steps go before whatever came after them
+            if isinstance(record, TensorRecord):
+                yield enc.tensor(record.kind, record.node, record.step, record.array, record.dtype, record.meta)
+            elif isinstance(record, EvalRecord | LayerStatsRecord):
+                yield record_frame(enc, record)
+            elif isinstance(record, SummaryRecord):
+                summary = record
+    except GeneratorExit:
+        raise
+    except BaseException:
+        yield from steps.drain()  # the steps before a NaN loss or a crash are shown with its error
+        raise
+    yield from steps.drain()
     fields = summary.to_json() if summary is not None else {"stop_reason": "stopped"}
     fields.pop("kind", None)
     fields["params"] = count_parameters(model)
