@@ -10,6 +10,8 @@ from __future__ import annotations
 import time
 from typing import Any, TextIO
 
+from .streaming.steps import expand_steps
+
 BAR_WIDTH = 24
 REDRAW_S = 0.1
 UNKNOWN_TOTAL_EVERY_S = 2.0
@@ -31,8 +33,9 @@ class Progress:
 
     def frame(self, frame: dict[str, Any]) -> None:
         kind = frame.get("type")
-        if kind == "metrics" and frame.get("kind", "step") == "step":
-            self._step(frame)
+        if kind == "metrics" and frame.get("kind", "step") in ("step", "steps"):
+            for row in expand_steps({**frame, "kind": frame.get("kind", "step")}):
+                self._step(row)
         elif kind == "metrics" and frame.get("kind") == "eval" and frame.get("split") == "test":
             split, loss, acc = frame.get("split"), frame.get("loss"), frame.get("accuracy")
             self._line(f"epoch {frame.get('epoch')}: {split} loss {_num(loss)}"

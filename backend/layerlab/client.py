@@ -1,12 +1,12 @@
 """A small Python client for the LayerLab API (DESIGN §6): submit, inspect, cancel, follow and download jobs.
 
-    from layerlab.client import Client, InvalidSpec
+    from layerlab.client import Client, InvalidSpec, expand_steps
 
     with Client("http://127.0.0.1:8000", token=None) as lab:
         job = lab.submit("spec.json")              # a dict, or the path of a spec JSON file
         for frame in lab.stream(job["id"]):        # text frames: status, metrics, log, summary, error
-            if frame["type"] == "metrics" and frame.get("kind") == "step":
-                print(frame["step"], frame["loss"])
+            for row in expand_steps(frame):        # a step frame, or the fast steps sent together
+                print(row["step"], row["loss"])
         job = lab.wait(job["id"], timeout=600)     # the final record
         weights = lab.artifact(job["id"], "weights.safetensors")
 
@@ -27,6 +27,8 @@ from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
+
+from .streaming.steps import expand_steps as expand_steps  # re-exported: per-step rows of step/steps frames
 
 TERMINAL = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
 ARTIFACTS = ("spec.json", "weights.safetensors", "model.onnx", "model.py")

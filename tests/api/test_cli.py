@@ -219,3 +219,26 @@ def test_progress_on_a_terminal_redraws_one_bar_in_place() -> None:
     last = text.rstrip("\n").split("\r\x1b[2K")[-1]
     assert last.startswith("[" + "#" * 24 + "] 100%  step 40/40  epoch 3  loss 0.025")
     assert text.count("\n") == 3  # status, evaluation, and the final newline: the bar itself is redrawn
+
+
+def test_progress_lines_are_the_same_for_steps_sent_together() -> None:
+    import io
+
+    from layerlab.cli_progress import Progress
+
+    def lines(frames: list[dict]) -> str:
+        out = io.StringIO()
+        progress = Progress(out, total=40, tty=False)
+        for frame in frames:
+            progress.frame(frame)
+        progress.close()
+        return out.getvalue()
+
+    rows = [{"step": s, "epoch": 1, "loss": 1 / s, "accuracy": 0.5, "lr": 0.1, "examples": 8 * s}
+            for s in range(1, 41)]
+    one_by_one = [{"type": "metrics", "kind": "step", "phase": "train", "split": "train", **r} for r in rows]
+    together = [one_by_one[0]] + [
+        {"type": "metrics", "kind": "steps", "phase": "train", "split": "train",
+         **{k: [r[k] for r in rows[i:i + 13]] for k in rows[0]}} for i in range(1, 40, 13)]
+    assert lines(together) == lines(one_by_one)
+    assert lines(together).count("%") == 10  # a line per tenth of the run, none skipped

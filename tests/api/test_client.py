@@ -20,6 +20,7 @@ from layerlab.client import (
     ServerUnreachable,
     TensorFrame,
     Unauthorized,
+    expand_steps,
 )
 from serverkit import LiveServer, start_server
 
@@ -52,7 +53,7 @@ def test_round_trip(lab: Client) -> None:
     assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
     assert texts[0]["type"] == "status" and texts[0]["status"] == "queued"
     assert texts[-1]["type"] == "status" and texts[-1]["status"] == "succeeded"
-    steps = [f for f in texts if f["type"] == "metrics" and f.get("kind") == "step"]
+    steps = [row for f in texts for row in expand_steps(f)]
     assert steps and all(np.isfinite(f["loss"]) for f in steps)
     for tensor in (f for f in frames if isinstance(f, TensorFrame)):
         itemsize = {"float32": 4, "float16": 2, "uint8": 1}[tensor.header["dtype"]]

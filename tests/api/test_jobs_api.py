@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 from safetensors.torch import load as load_safetensors
 
 from jobkit import events, mlp, submit, wait_for
+from layerlab.streaming.steps import expand_steps
 from serverkit import LiveServer, start_server
 
 ENV = {
@@ -59,7 +60,7 @@ def test_presets_train_to_success_with_metrics(server: LiveServer) -> None:
             frames = events(c, job["id"])
             statuses = [f["status"] for f in frames if f["type"] == "status"]
             assert statuses == ["queued", "running", "succeeded"], pid
-            steps = [f for f in frames if f["type"] == "metrics" and f.get("kind") == "step"]
+            steps = [row for f in frames for row in expand_steps(f)]
             assert [f["step"] for f in steps] == [1, 2, 3, 4]
             assert {"step", "epoch", "split", "loss", "accuracy", "lr"} <= steps[0].keys()
             assert any(f["type"] == "metrics" and f.get("split") == "test" for f in frames)

@@ -63,6 +63,15 @@ export class RunData {
       if (f.activations) this.layerStats = { step: f.step, values: f.activations };
       return;
     }
+    if (f.kind === "steps") {
+      // fast steps sent together as columns (training/step_frames.py): one point per step, as if sent alone
+      const n = f.step?.length ?? 0;
+      for (let i = 0; i < n; i++) {
+        this.metrics({ kind: "step", step: f.step[i], epoch: f.epoch?.[i], loss: f.loss?.[i],
+                       accuracy: f.accuracy?.[i], lr: f.lr?.[i], examples: f.examples?.[i], split: f.split });
+      }
+      return;
+    }
     const evaluation = f.kind === "eval";
     const name = evaluation ? (f.split === "train" ? "train" : "test") : "batch";
     const s = this.series[name];
