@@ -95,6 +95,9 @@ def test_build_mlp_by_hand_train_on_spiral_watch_and_stop(page_factory: Callable
     page.click("#tab-train")  # the training settings tab of the strip under the editor
     page.locator("input[name='epochs']").fill("50")
     page.locator("input[name='optimizer.lr']").fill("0.03")
+    # one sample per step: 20,000 steps, long enough to watch the map redraw and still stop the run (with
+    # batches of 32 this net trains 650 steps in well under a second)
+    page.locator("input[name='batch_size']").fill("1")
     start_training(page)
     page.wait_for_function(
         "() => Number(document.querySelector('[data-testid=loss-chart]').dataset.points) >= 20", timeout=60_000)
