@@ -1,5 +1,6 @@
 // Everything the page has received about one run: scalar curves, gradient norms, the latest heavy frame per
 // (kind, node), its status. Views read it; `version` tells them whether anything changed since they drew.
+import { expandSteps } from "./steps.js";
 
 export class RunData {
   constructor(id, spec = null) {
@@ -64,12 +65,7 @@ export class RunData {
       return;
     }
     if (f.kind === "steps") {
-      // fast steps sent together as columns (training/step_frames.py): one point per step, as if sent alone
-      const n = f.step?.length ?? 0;
-      for (let i = 0; i < n; i++) {
-        this.metrics({ kind: "step", step: f.step[i], epoch: f.epoch?.[i], loss: f.loss?.[i],
-                       accuracy: f.accuracy?.[i], lr: f.lr?.[i], examples: f.examples?.[i], split: f.split });
-      }
+      for (const row of expandSteps(f)) this.metrics(row); // fast steps sent together: a point per step
       return;
     }
     const evaluation = f.kind === "eval";

@@ -1,6 +1,7 @@
 // A study as the page builds and reads it (pure data, no DOM): the settings one may vary, the typed values
 // typed into the form, the request body, a batched job's per-member frames split into one frame per member, and
 // the summary points the labs view's summary layout draws.
+import { expandSteps } from "../jobs/steps.js";
 
 export const OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"];
 
@@ -73,7 +74,7 @@ export function memberName(member, path) {
  */
 export function memberFrames(frame, names, own = null) {
   if (frame?.type !== "metrics") return [];
-  if (own != null) return [{ ...frame, variant: own }];
+  if (own != null) return expandSteps(frame).map((f) => ({ ...f, variant: own }));
   if (!Array.isArray(frame.losses)) return [];
   return names.map((name, i) => ({ type: "metrics", kind: frame.kind, step: frame.step, epoch: frame.epoch,
     split: frame.split, loss: frame.losses[i] ?? null, accuracy: frame.accuracies?.[i] ?? null, variant: name }));

@@ -25,3 +25,13 @@ test("a steps frame draws one point per step, like step frames", () => {
   assert.equal(batched.epoch, 2);
   assert.deepEqual(batched.series.test.step, []);
 });
+
+test("a sweep member's steps frame becomes one curve point per step", async () => {
+  const { memberFrames } = await import("../../../frontend/js/studies/model.js");
+  const frame = { type: "metrics", seq: 9, kind: "steps", phase: "train", split: "train", step: [4, 5],
+                  epoch: [1, 1], loss: [0.5, 0.4], accuracy: [0.6, 0.7], lr: [0.1, 0.1], examples: [4, 5] };
+  const rows = memberFrames(frame, [], "adam");
+  assert.deepEqual(rows.map((r) => [r.kind, r.step, r.loss, r.variant, r.seq]),
+                   [["step", 4, 0.5, "adam", 9], ["step", 5, 0.4, "adam", 9]]);
+  assert.deepEqual(memberFrames({ type: "metrics", kind: "eval", step: 5, loss: 0.3 }, [], "adam").length, 1);
+});
