@@ -6,10 +6,13 @@ process is alive), and a final `done` control message. A `stop` control message 
 between steps. One job per process: when it ends, the process exits and everything it held is released.
 
 Streaming must not slow training (DESIGN §11.1: streamed ≥ 0.95 × bare steps/s), and a small MLP makes a
-step every few hundred microseconds, so the per-step cost here is kept to an append: frames produced
-within FLUSH_S of the last write are packed into one pipe write (a slow model's frames still go out one
-by one, as soon as they are made); the same small thread writes out a batch left waiting, so no frame
-waits more than ~2 × FLUSH_S; and the pipe is polled for `stop` at most every STOP_POLL_S, not per step.
+step every few hundred microseconds, so sending a frame costs the training thread an append to a list.
+A writer thread does the pipe writes: what was queued since its last write goes out as one write, at
+most every FLUSH_S while frames come fast (a slow model's frames still go out as soon as they are made),
+so a frame waits at most ~FLUSH_S, and a write that blocks because the API is busy reading (a pipe holds
+64 KiB; a neuron-map frame alone is 64 KiB) blocks that thread, not training. The pipe is polled for
+`stop` at most every STOP_POLL_S, not per step. If the API falls far behind, MAX_PENDING_BYTES bounds
+what waits here: training then waits for the writer.
 """
 
 from __future__ import annotations
@@ -31,55 +34,50 @@ from . import pipe
 HEARTBEAT_S = 1.0
 FLUSH_S = 0.02  # 50 writes/s at most while frames come faster: far above what a browser draws
 STOP_POLL_S = 0.02
-MAX_BATCH_BYTES = 1 << 20
+MAX_BATCH_BYTES = 1 << 20  # queued this much: wake the writer now
+MAX_PENDING_BYTES = 64 << 20  # queued this much: training waits for the writer
 EXIT_API_GONE = 70
 
 
 class _Link:
-    """The worker's end of the pipe: frames batched by time, writes serialised (the ticker thread shares it)."""
+    """The worker's end of the pipe: the training thread queues frames, the writer thread writes them."""
 
     def __init__(self, conn: Connection, clock: Callable[[], float] = time.monotonic) -> None:
         self.conn = conn
         self.clock = clock
-        self.lock = threading.Lock()
         self.stop_requested = False
+        self._queue_lock = threading.Condition()  # guards the queue; notified when the writer drained it
+        self._write_lock = threading.Lock()  # one write at a time, in queue order
+        self._wake = threading.Event()  # something is due: the writer should write now
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._last_write = -FLUSH_S
         self._next_poll = 0.0
 
+    # -- the training thread ----------------------------------------------------------------------------
+
     def send_frame(self, frame: Frame) -> None:
-        """Queue a frame; write the queue now if the last write is FLUSH_S old (or the queue is large)."""
+        """Queue a frame; wake the writer if the last write is FLUSH_S old or much is queued."""
         message = pipe.frame_message(frame)
-        with self.lock:
+        with self._queue_lock:
+            while self._pending_bytes >= MAX_PENDING_BYTES:
+                self._wake.set()
+                self._queue_lock.wait(1.0)
             self._pending.append(message)
             self._pending_bytes += len(message)
-            if self._pending_bytes >= MAX_BATCH_BYTES or self.clock() - self._last_write >= FLUSH_S:
-                self._write_pending()
-
-    def flush_if_stale(self) -> None:
-        """Ticker: write frames that have waited FLUSH_S (the main thread is inside a long step)."""
-        with self.lock:
-            if self._pending and self.clock() - self._last_write >= FLUSH_S:
-                self._write_pending()
+            due = self._pending_bytes >= MAX_BATCH_BYTES or self.clock() - self._last_write >= FLUSH_S
+        if due:
+            self._wake.set()
 
     def flush(self) -> None:
-        with self.lock:
-            self._write_pending()
+        """Write everything queued now (the job's end)."""
+        with self._write_lock:
+            self._write_queued()
 
     def send_control(self, message: dict[str, Any]) -> None:
-        with self.lock:
-            self._write_pending()  # frames before the `done` that follows them
+        with self._write_lock:
+            self._write_queued()  # frames before the `done` that follows them
             pipe.send_control(self.conn, message)
-
-    def heartbeat(self) -> None:
-        with self.lock:
-            pipe.send_heartbeat(self.conn)
-
-    def _write_pending(self) -> None:
-        pending, self._pending, self._pending_bytes = self._pending, [], 0
-        self._last_write = self.clock()
-        pipe.send_messages(self.conn, pending)
 
     def should_stop(self) -> bool:
         """Between steps: every STOP_POLL_S, drain pending control messages; a `stop` ends the run here."""
@@ -95,13 +93,41 @@ class _Link:
                 self.stop_requested = True
         return self.stop_requested
 
+    # -- the writer thread -------------------------------------------------------------------------------
 
-def _ticker(link: _Link, done: threading.Event) -> None:
-    """Every FLUSH_S: write a batch left waiting; every HEARTBEAT_S: a heartbeat."""
+    def write_due(self) -> None:
+        """Write what is queued if it is due: woken for it, or left waiting FLUSH_S."""
+        self._wake.clear()
+        with self._write_lock:
+            with self._queue_lock:
+                stale = self._pending and self.clock() - self._last_write >= FLUSH_S
+                big = self._pending_bytes >= MAX_BATCH_BYTES
+            if stale or big:
+                self._write_queued()
+
+    def heartbeat(self) -> None:
+        with self._write_lock:
+            pipe.send_heartbeat(self.conn)
+
+    def wait_for_work(self, timeout: float) -> None:
+        self._wake.wait(timeout)
+
+    def _write_queued(self) -> None:
+        """Take the queue and write it (the caller holds the write lock, so writes keep queue order)."""
+        with self._queue_lock:
+            pending, self._pending, self._pending_bytes = self._pending, [], 0
+            self._last_write = self.clock()
+            self._queue_lock.notify_all()
+        pipe.send_messages(self.conn, pending)
+
+
+def _writer(link: _Link, done: threading.Event) -> None:
+    """Write queued frames when due (woken, or every FLUSH_S); a heartbeat every HEARTBEAT_S."""
     next_beat = time.monotonic() + HEARTBEAT_S
-    while not done.wait(FLUSH_S):
+    while not done.is_set():
+        link.wait_for_work(FLUSH_S)
         try:
-            link.flush_if_stale()
+            link.write_due()
             now = time.monotonic()
             if now >= next_beat:
                 link.heartbeat()
@@ -175,7 +201,7 @@ def worker_main(conn: Connection) -> None:
         return
     link = _Link(conn)
     done = threading.Event()
-    threading.Thread(target=_ticker, args=(link, done), daemon=True, name="ticker").start()
+    threading.Thread(target=_writer, args=(link, done), daemon=True, name="writer").start()
     started = time.monotonic()
     outcome = run_job(link, job)
     outcome["seconds"] = round(time.monotonic() - started, 3)
