@@ -81,8 +81,8 @@ def test_pipe_messages_are_tagged_bytes() -> None:
     a, b = multiprocessing.Pipe()
     text = encode_text(1, "status", {"status": "running"})
     tensor = encode_tensor(2, "activation", "x", 1, np.ones(2, np.float32))
-    pipe.send_frame(a, text)
-    pipe.send_frame(a, tensor)
+    pipe.send_messages(a, [pipe.frame_message(text)])
+    pipe.send_messages(a, [pipe.frame_message(tensor)])
     pipe.send_heartbeat(a)
     pipe.send_control(a, {"op": "stop"})
     got = [pipe.split(b.recv_bytes()) for _ in range(4)]

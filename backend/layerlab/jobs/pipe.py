@@ -31,10 +31,6 @@ def frame_message(frame: Frame) -> bytes:
     return (BINARY if frame.binary else TEXT) + frame.data
 
 
-def send_frame(conn: Connection, frame: Frame) -> None:
-    conn.send_bytes(frame_message(frame))
-
-
 def send_messages(conn: Connection, messages: list[bytes]) -> None:
     """Several tagged messages in one write: a lone one as itself, more as a BATCH of length-prefixed ones."""
     if len(messages) == 1:
