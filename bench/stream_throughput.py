@@ -88,7 +88,7 @@ SPECS: dict[str, dict[str, Any]] = {
 
 class Turns(threading.Thread):
     """Runs processes in turns of SLICE_S on the training core (SIGCONT one, SIGSTOP it, the next), recording
-    each one's running intervals, until one of them exits or `finish()`; then lets the others run on."""
+    each one's running intervals, until `finish()` or one of them is gone; then lets the others run on."""
 
     def __init__(self, pids: list[int]) -> None:
         super().__init__(daemon=True, name="turns")
@@ -97,9 +97,9 @@ class Turns(threading.Thread):
         self._finish = threading.Event()
 
     def run(self) -> None:
-        for pid in self.pids:
-            os.kill(pid, signal.SIGSTOP)
         try:
+            for pid in self.pids:
+                os.kill(pid, signal.SIGSTOP)
             turn = 0
             while not self._finish.is_set():
                 pid = self.pids[turn % len(self.pids)]
@@ -178,9 +178,9 @@ def start_bare(spec: dict[str, Any]) -> BareLoop:
     """The bare loop in a process forked from the executor's own forkserver — the same preloaded process a
     job's worker is (a fresh interpreter lays out its memory differently, which alone moved an MNIST MLP's
     speed by 5-12% here) — with one torch thread. It loads its data and waits for `go`."""
-    parent, child = multiprocessing.get_context("forkserver").Pipe()
-    proc = multiprocessing.get_context("forkserver").Process(target=bare_loop, args=(json.dumps(spec), child),
-                                                             daemon=True)
+    ctx = multiprocessing.get_context("forkserver")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=bare_loop, args=(json.dumps(spec), child), daemon=True)
     proc.start()
     child.close()
     if not parent.poll(120) or parent.recv() != "ready":
