@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from jobkit import TERMINAL, alive, events, get, mlp, nan_job, submit, wait_first_metrics, wait_for, wait_gone
+from layerlab.streaming.steps import expand_steps
 from serverkit import LiveServer, start_server
 
 pytest.importorskip("ray", reason="the Ray extra is not installed (pip install '.[ray]')")
@@ -81,10 +82,24 @@ def gpu_job(seed: int) -> dict[str, Any]:
     return spec
 
 
+def _without_clock(frame: dict[str, Any]) -> dict[str, Any]:
+    """A frame without its seq and wall-clock fields: seqs shift with how steps were grouped into frames."""
+    return {k: v for k, v in frame.items() if k != "seq" and "second" not in k and "time" not in k}
+
+
 def comparable(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Metrics frames without wall-clock fields."""
-    return [{k: v for k, v in f.items() if "second" not in k and "time" not in k}
-            for f in frames if f["type"] == "metrics"]
+    """Every step's row and every evaluation, in order. How fast steps are grouped into frames (20 ms
+    batches) and which steps the rate-capped probes catch follow the wall clock, so neither is compared."""
+    rows = []
+    for frame in frames:
+        if frame["type"] == "metrics" and frame.get("kind") != "layers":
+            rows += [_without_clock(row) for row in expand_steps(frame) or [frame]]
+    return rows
+
+
+def layer_stats(frames: list[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The per-layer statistics frames by step (the steps they fall on follow the wall clock)."""
+    return {f["step"]: _without_clock(f) for f in frames if f["type"] == "metrics" and f.get("kind") == "layers"}
 
 
 @pytest.fixture(scope="module")
@@ -154,9 +169,13 @@ def test_same_metrics_as_the_local_executor(state: dict[str, Any], make_client: 
     local_frames = events(local_client, local["id"])
 
     assert comparable(remote_frames) and comparable(remote_frames) == comparable(local_frames)
+    remote_stats, local_stats = layer_stats(remote_frames), layer_stats(local_frames)
+    common = remote_stats.keys() & local_stats.keys()
+    assert 1 in common  # the first step is always probed
+    assert [remote_stats[step] for step in sorted(common)] == [local_stats[step] for step in sorted(common)]
     summary = {k: v for k, v in remote["summary"].items() if k != "seconds"}
     assert summary == {k: v for k, v in local["summary"].items() if k != "seconds"}
-    assert [f["type"] for f in remote_frames] == [f["type"] for f in local_frames]
+    assert {f["type"] for f in remote_frames} == {f["type"] for f in local_frames}
     # Artifacts made on the Ray worker travel back into this API's job directory.
     local_weights = local_client.get(f"/api/jobs/{local['id']}/artifacts/weights.safetensors")
     assert weights.status_code == 200 and weights.content == local_weights.content
