@@ -176,6 +176,9 @@ def test_same_metrics_as_the_local_executor(state: dict[str, Any], make_client: 
     summary = {k: v for k, v in remote["summary"].items() if k != "seconds"}
     assert summary == {k: v for k, v in local["summary"].items() if k != "seconds"}
     assert {f["type"] for f in remote_frames} == {f["type"] for f in local_frames}
+    lifecycle = [[f["type"] for f in frames if f["type"] not in ("metrics", "tensor")]  # not rate-capped or batched
+                 for frames in (remote_frames, local_frames)]
+    assert lifecycle[0] == lifecycle[1]
     # Artifacts made on the Ray worker travel back into this API's job directory.
     local_weights = local_client.get(f"/api/jobs/{local['id']}/artifacts/weights.safetensors")
     assert weights.status_code == 200 and weights.content == local_weights.content
